@@ -1,0 +1,1 @@
+"""The auth worker: ``auth.login``, ``auth.change_password``, ``auth.check_session``."""

@@ -1,0 +1,194 @@
+"""Typed settings, read once from the environment.
+
+The seed's variable names (``DB_HOST``, ``REDIS_HOST``, ``JWT_EXPIRES_IN``, ...)
+keep working; URLs win over the split variables when both are given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+APP_ENVS = ("development", "production")
+SERVICE_NAMES = ("gateway", "user", "auth")
+DEFAULT_PORTS = {"gateway": 3000, "user": 3001, "auth": 3002}
+PORT_VARIABLES = {"gateway": "GATEWAY_PORT", "user": "USER_HEALTH_PORT", "auth": "AUTH_HEALTH_PORT"}
+
+# Used only in development when JWT_SECRET is unset, so that a bare checkout
+# runs; production refuses it (and anything else that looks like a placeholder).
+DEVELOPMENT_JWT_SECRET = "gatehouse-development-secret-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "jwt_secret"}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def parse_duration(name: str, raw: str) -> float:
+    """Seconds from ``"24h"``, ``"30m"``, ``"1.5s"``, ``"250ms"`` or a bare number of seconds."""
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(f"{name} must be a duration such as 3600, 30m, 24h or 7d (got {raw!r})")
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be positive (got {raw!r})")
+    return seconds
+
+
+class _Env:
+    """Typed reads from one environment mapping, each error naming its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def integer(self, name: str, default: int, *, low: int = 1, high: int = 2**31) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
+        return value
+
+    def duration(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        return default if raw is None else parse_duration(name, raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app_env: Literal["development", "production"]
+    log_level: str
+    database_url: str
+    redis_url: str
+    jwt_secret: str
+    jwt_expires_in: float
+    rpc_prefix: str
+    rpc_timeout: float
+    bcrypt_rounds: int
+    max_body_size: int
+    ports: Mapping[str, int]
+    # How many requests one worker runs at once; also its batch size per pop.
+    worker_concurrency: int
+    # Calls one gateway process may have waiting for replies before it sheds load.
+    max_inflight_calls: int
+    # Requests a service queue may hold before callers are told to back off.
+    max_queue_length: int
+    db_pool_min: int
+    db_pool_max: int
+    heartbeat_interval: float
+    # Threads for bcrypt; each hash takes a core for tens of milliseconds.
+    password_threads: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def heartbeat_ttl(self) -> float:
+        """An instance missing three heartbeats is considered dead."""
+        return self.heartbeat_interval * 3
+
+    def port_for(self, service: str) -> int:
+        return self.ports[service]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Env(os.environ if environ is None else environ)
+
+        app_env = (env.text("APP_ENV") or env.text("NODE_ENV") or "development").lower()
+        if app_env not in APP_ENVS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)} (got {app_env!r})")
+        production = app_env == "production"
+
+        port = env.integer("PORT", 0, low=0, high=65535)
+        ports = {
+            service: port or env.integer(PORT_VARIABLES[service], default, high=65535)
+            for service, default in DEFAULT_PORTS.items()
+        }
+
+        cpus = os.cpu_count() or 2
+        db_pool_max = env.integer("DB_POOL_MAX", 10, high=1000)
+        return cls(
+            app_env="production" if production else "development",
+            log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
+            database_url=_database_url(env),
+            redis_url=_redis_url(env),
+            jwt_secret=_jwt_secret(env, production=production),
+            jwt_expires_in=env.duration("JWT_EXPIRES_IN", 24 * 3600),
+            rpc_prefix=_rpc_prefix(env),
+            rpc_timeout=env.duration("RPC_TIMEOUT", 5.0),
+            bcrypt_rounds=env.integer("BCRYPT_ROUNDS", 10, low=4, high=31),
+            max_body_size=env.integer("MAX_BODY_SIZE", 64 * 1024, high=64 * 1024 * 1024),
+            ports=ports,
+            worker_concurrency=env.integer("WORKER_CONCURRENCY", 64, high=10_000),
+            max_inflight_calls=env.integer("MAX_INFLIGHT_CALLS", 1024, high=1_000_000),
+            max_queue_length=env.integer("MAX_QUEUE_LENGTH", 10_000, high=10_000_000),
+            db_pool_min=env.integer("DB_POOL_MIN", 1, low=0, high=db_pool_max),
+            db_pool_max=db_pool_max,
+            heartbeat_interval=env.duration("HEARTBEAT_INTERVAL", 1.0),
+            password_threads=env.integer("PASSWORD_THREADS", cpus, high=256),
+        )
+
+
+def _database_url(env: _Env) -> str:
+    url = env.text("DATABASE_URL")
+    if url:
+        return url
+    user = quote(env.text("DB_USER", "postgres") or "", safe="")
+    password = env.text("DB_PASSWORD")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host = env.text("DB_HOST", "localhost")
+    port = env.integer("DB_PORT", 5432, high=65535)
+    name = env.text("DB_NAME", "microservices")
+    return f"postgresql://{auth}@{host}:{port}/{name}"
+
+
+def _redis_url(env: _Env) -> str:
+    url = env.text("REDIS_URL")
+    if url:
+        return url
+    password = env.text("REDIS_PASSWORD")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    host = env.text("REDIS_HOST", "localhost")
+    port = env.integer("REDIS_PORT", 6379, high=65535)
+    return f"redis://{auth}{host}:{port}/0"
+
+
+def _jwt_secret(env: _Env, *, production: bool) -> str:
+    secret = env.text("JWT_SECRET")
+    if not production:
+        return secret or DEVELOPMENT_JWT_SECRET
+    if secret is None:
+        raise ConfigError("JWT_SECRET is required when APP_ENV=production")
+    if secret.lower() in PLACEHOLDER_SECRETS or secret == DEVELOPMENT_JWT_SECRET:
+        raise ConfigError("JWT_SECRET is a placeholder; set a random secret in production")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production "
+            f"(got {len(secret)}); make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return secret
+
+
+def _rpc_prefix(env: _Env) -> str:
+    prefix = env.text("RPC_PREFIX", "gatehouse") or "gatehouse"
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", prefix):
+        raise ConfigError(f"RPC_PREFIX may hold letters, digits, '_', '.', '-' (got {prefix!r})")
+    return prefix

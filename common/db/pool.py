@@ -1,0 +1,36 @@
+"""The asyncpg pool every worker opens at start and closes at stop."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+
+from common.config import Settings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            json_type,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """A pool sized by DB_POOL_MIN / DB_POOL_MAX.
+
+    The default maximum (10) is below the worker's concurrency (64) on purpose:
+    most requests spend their time in bcrypt, not holding a connection, and
+    PostgreSQL's own limit (100) must cover every worker process.
+    """
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=max(settings.rpc_timeout, 5.0),
+        max_inactive_connection_lifetime=60,
+        init=_init_connection,
+    )
+    return pool

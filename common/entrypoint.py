@@ -1,0 +1,37 @@
+"""Process entry points: settings, logging, then the service, exit codes that mean something."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from loguru import logger
+
+from common.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
+from common.logging import configure_logging
+from common.worker import MethodsFactory, Worker
+
+
+def load_settings(service: str) -> Settings:
+    """Settings from the environment, or exit 2 with the reason on stderr."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"gatehouse {service}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(service, settings.log_level)
+    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        logger.warning(
+            "JWT_SECRET is not set: using the development secret (refused in production)"
+        )
+    return settings
+
+
+def run_worker(service: str, build_methods: MethodsFactory) -> None:
+    settings = load_settings(service)
+    worker = Worker(settings, service, build_methods)
+    try:
+        asyncio.run(worker.run())
+    except OSError as exc:
+        logger.error("{} worker cannot start: {}", service, exc)
+        raise SystemExit(1) from None

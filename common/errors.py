@@ -1,0 +1,173 @@
+"""The few errors Gatehouse raises on purpose, and how they cross the wire.
+
+Each error has a stable ``code``. ``HTTP_STATUS`` is the one table that turns
+a code into an HTTP status; workers put the status in error replies only so
+that a trace shows it, the gateway always answers from this table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatehouseError(Exception):
+    """Base of every error that is part of the contract."""
+
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "status": http_status(self.code),
+            "details": self.details,
+        }
+
+
+class BadRequest(GatehouseError):
+    code = "bad_request"
+    default_message = "The request could not be read"
+
+
+class ValidationFailed(GatehouseError):
+    code = "validation_error"
+    default_message = "Validation failed"
+
+
+class Unauthorized(GatehouseError):
+    code = "unauthorized"
+    default_message = "Authentication required"
+
+
+class InvalidCredentials(GatehouseError):
+    code = "invalid_credentials"
+    default_message = "Invalid credentials"
+
+
+class InvalidToken(GatehouseError):
+    code = "invalid_token"
+    default_message = "Invalid or expired token"
+
+
+class NotFound(GatehouseError):
+    code = "not_found"
+    default_message = "Not found"
+
+
+class MethodNotAllowed(GatehouseError):
+    code = "method_not_allowed"
+    default_message = "Method not allowed"
+
+
+class Conflict(GatehouseError):
+    code = "conflict"
+    default_message = "Conflict"
+
+
+class PayloadTooLarge(GatehouseError):
+    code = "payload_too_large"
+    default_message = "Request body too large"
+
+
+class RateLimited(GatehouseError):
+    code = "rate_limited"
+    default_message = "Too many requests"
+
+
+class UnknownMethod(GatehouseError):
+    code = "unknown_method"
+    default_message = "Unknown RPC method"
+
+
+class ServiceUnavailable(GatehouseError):
+    code = "service_unavailable"
+    default_message = "A dependency is unavailable"
+
+
+class NoResponders(ServiceUnavailable):
+    code = "no_responders"
+    default_message = "No live instance of the service"
+
+
+class Overloaded(ServiceUnavailable):
+    code = "overloaded"
+    default_message = "Too many requests in flight; retry shortly"
+
+
+class DeadlineExceeded(GatehouseError):
+    code = "deadline_exceeded"
+    default_message = "The request did not complete in time"
+
+
+class RemoteError(GatehouseError):
+    """An error reply whose code this process does not know: a bug somewhere."""
+
+    code = "internal_error"
+
+
+HTTP_STATUS: dict[str, int] = {
+    BadRequest.code: 400,
+    ValidationFailed.code: 400,
+    Unauthorized.code: 401,
+    InvalidCredentials.code: 401,
+    InvalidToken.code: 401,
+    NotFound.code: 404,
+    MethodNotAllowed.code: 405,
+    Conflict.code: 409,
+    PayloadTooLarge.code: 413,
+    RateLimited.code: 429,
+    UnknownMethod.code: 501,
+    ServiceUnavailable.code: 503,
+    NoResponders.code: 503,
+    Overloaded.code: 503,
+    DeadlineExceeded.code: 504,
+    RemoteError.code: 500,
+}
+
+# Codes that tell the client to come back later; the gateway adds Retry-After.
+RETRYABLE_CODES = frozenset({ServiceUnavailable.code, NoResponders.code, Overloaded.code})
+
+_BY_CODE: dict[str, type[GatehouseError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        ValidationFailed,
+        Unauthorized,
+        InvalidCredentials,
+        InvalidToken,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        RateLimited,
+        UnknownMethod,
+        ServiceUnavailable,
+        NoResponders,
+        Overloaded,
+        DeadlineExceeded,
+    )
+}
+
+
+def http_status(code: str) -> int:
+    return HTTP_STATUS.get(code, 500)
+
+
+def from_wire(error: Any) -> GatehouseError:
+    """Rebuild an error from a reply; anything unrecognised becomes RemoteError."""
+    if not isinstance(error, dict):
+        return RemoteError("Malformed error reply")
+    code = error.get("code")
+    message = error.get("message")
+    details = error.get("details")
+    cls = _BY_CODE.get(code) if isinstance(code, str) else None
+    return (cls or RemoteError)(
+        message if isinstance(message, str) else None,
+        details if isinstance(details, dict) else None,
+    )

@@ -1,0 +1,47 @@
+"""Every Redis key Gatehouse uses, in one place, all under the RPC prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def request_queue(self, service: str) -> str:
+        """List of requests for a service; callers LPUSH, workers take from the right."""
+        return f"{self.prefix}:rpc:{service}"
+
+    def processing(self, service: str, instance: str) -> str:
+        """Requests one worker instance has taken and not yet answered."""
+        return f"{self.prefix}:rpc:{service}:processing:{instance}"
+
+    def reply_queue(self, instance: str) -> str:
+        """Replies for one gateway (or other calling) process."""
+        return f"{self.prefix}:reply:{instance}"
+
+    def instances(self, service: str) -> str:
+        """Sorted set: instance id -> epoch ms its heartbeat expires."""
+        return f"{self.prefix}:instances:{service}"
+
+    def instance_info(self, service: str, instance: str) -> str:
+        """JSON description of one instance (host, pid, start time), expiring with it."""
+        return f"{self.prefix}:instance:{service}:{instance}"
+
+    @property
+    def services(self) -> str:
+        """Set of service names that have ever registered an instance."""
+        return f"{self.prefix}:services"
+
+    @property
+    def events(self) -> str:
+        """Pub/sub channel for domain events such as ``user.created``."""
+        return f"{self.prefix}:events"
+
+    def session(self, session_id: int) -> str:
+        """``"1"`` while a login session is live, ``"0"`` once it has ended."""
+        return f"{self.prefix}:session:{session_id}"
+
+    def recovery_lock(self, service: str) -> str:
+        return f"{self.prefix}:recovering:{service}"

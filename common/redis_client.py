@@ -1,0 +1,38 @@
+"""Redis clients, sized on purpose.
+
+Commands share a small blocking pool: replies and requests travel in
+batches, so a few connections carry thousands of calls a second, and a
+caller waits briefly for a free connection instead of failing. Blocking pops
+get a connection of their own, whose socket timeout outlasts the server-side
+block, so a pop is never cut off mid-reply.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+COMMAND_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+
+
+def command_client(url: str, *, max_connections: int = 16) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=COMMAND_TIMEOUT,
+        socket_timeout=COMMAND_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
+
+
+def blocking_client(url: str, *, block_seconds: float) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=1,
+        timeout=COMMAND_TIMEOUT,
+        socket_timeout=block_seconds + COMMAND_TIMEOUT,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+    )
+    return Redis(connection_pool=pool)

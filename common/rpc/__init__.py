@@ -1,0 +1,1 @@
+"""Request/reply over Redis lists: the message contract, the client and the server."""

@@ -1,0 +1,194 @@
+"""The calling side: push a request, await the reply by message id.
+
+One client per process. Requests are pushed in coalesced batches; one
+reader task pops this process's reply list (many replies per pop) and
+resolves the waiting futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, cast
+
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common.context import deadline_var, request_id_var
+from common.errors import DeadlineExceeded, NoResponders, Overloaded, ServiceUnavailable
+from common.keys import Keys
+from common.rpc import scripts
+from common.rpc.batching import Batcher
+from common.rpc.message import MalformedMessage, Reply, Request, now_ms
+from common.rpc.registry import Registry
+from common.rpc.stats import RpcStats
+
+# How long one blocking pop of the reply list waits server-side.
+REPLY_BLOCK_SECONDS = 1.0
+REPLY_BATCH = 256
+# How long a "service X has live instances" answer is trusted.
+LIVENESS_CACHE_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 2.0
+
+_Outgoing = tuple[Request, "asyncio.Future[Reply]"]
+
+
+class RpcClient:
+    def __init__(
+        self,
+        redis: Redis,
+        blocking_redis: Redis,
+        keys: Keys,
+        registry: Registry,
+        instance: str,
+        *,
+        default_timeout: float,
+        max_inflight: int,
+        max_queue_length: int,
+        stats: RpcStats | None = None,
+    ) -> None:
+        self._redis = redis
+        self._blocking_redis = blocking_redis
+        self._keys = keys
+        self._registry = registry
+        self.reply_to = keys.reply_queue(instance)
+        self._default_timeout = default_timeout
+        self._max_inflight = max_inflight
+        self._max_queue_length = max_queue_length
+        self.stats = stats or RpcStats()
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self._liveness: dict[str, tuple[float, bool]] = {}
+        self._push = redis.register_script(scripts.PUSH_BOUNDED)
+        self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests)
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def inflight(self) -> int:
+        return len(self._pending)
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_replies(), name="rpc-reply-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            # A blocking pop cut short leaves its connection in an unknown state.
+            await self._blocking_redis.connection_pool.disconnect()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ServiceUnavailable("The gateway is shutting down"))
+        self._pending.clear()
+
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - it becomes the deadline in the message
+    ) -> Any:
+        """Run ``method`` on some live instance of its service and return its result.
+
+        Raises the remote GatehouseError, NoResponders or Overloaded (503),
+        ServiceUnavailable when Redis is unreachable, DeadlineExceeded (504).
+        """
+        deadline = now_ms() + int((timeout or self._default_timeout) * 1000)
+        inherited = deadline_var.get()
+        if inherited is not None:
+            deadline = min(deadline, inherited)
+        request = Request(
+            method=method,
+            params=params,
+            reply_to=self.reply_to,
+            deadline=deadline,
+            headers={"request_id": request_id_var.get()},
+        )
+        self.stats.count(method, "calls")
+        if request.remaining() <= 0:
+            self.stats.count(method, "timeouts")
+            raise DeadlineExceeded("No time left for a nested call")
+        if len(self._pending) >= self._max_inflight:
+            self.stats.error(method, Overloaded.code)
+            raise Overloaded()
+        await self._require_responders(request.service)
+
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[request.id] = future
+        self._outbox.add((request, future))
+        try:
+            reply = await asyncio.wait_for(future, request.remaining())
+        except TimeoutError:
+            self.stats.count(method, "timeouts")
+            raise DeadlineExceeded() from None
+        finally:
+            self._pending.pop(request.id, None)
+        if not reply.ok:
+            self.stats.error(method, str(reply.error.get("code") if reply.error else None))
+        return reply.unwrap()
+
+    async def _require_responders(self, service: str) -> None:
+        checked_at, alive = self._liveness.get(service, (0.0, False))
+        if time.monotonic() - checked_at > LIVENESS_CACHE_SECONDS:
+            try:
+                alive = await self._registry.live_count(service) > 0
+            except RedisError as exc:
+                raise ServiceUnavailable("Message broker unreachable") from exc
+            self._liveness[service] = (time.monotonic(), alive)
+        if not alive:
+            raise NoResponders(f"No live instance of the {service} service")
+
+    async def _send_requests(self, batch: list[_Outgoing]) -> None:
+        by_queue: dict[str, list[_Outgoing]] = {}
+        for request, future in batch:
+            by_queue.setdefault(self._keys.request_queue(request.service), []).append(
+                (request, future)
+            )
+        await asyncio.gather(*(self._push_queue(queue, items) for queue, items in by_queue.items()))
+
+    async def _push_queue(self, queue: str, items: list[_Outgoing]) -> None:
+        payloads = [request.encode() for request, _ in items]
+        failure: Exception
+        try:
+            length = await self._push(keys=[queue], args=[self._max_queue_length, *payloads])
+        except RedisError as exc:
+            logger.warning("could not push {} request(s) to {}: {}", len(items), queue, exc)
+            failure = ServiceUnavailable("Message broker unreachable")
+        else:
+            if length >= 0:
+                return
+            failure = Overloaded(f"The {queue.rsplit(':', 1)[-1]} queue is full")
+        for _, future in items:
+            if not future.done():
+                future.set_exception(failure)
+
+    async def _read_replies(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                popped = await self._blocking_redis.blmpop(
+                    REPLY_BLOCK_SECONDS, 1, self.reply_to, direction="RIGHT", count=REPLY_BATCH
+                )
+            except RedisError as exc:
+                logger.warning("reply reader: {}; retrying in {:.1f}s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            backoff = 0.1
+            if popped:
+                for raw in cast(list[bytes], popped[1]):
+                    self._deliver(raw)
+
+    def _deliver(self, raw: bytes) -> None:
+        try:
+            reply = Reply.decode(raw)
+        except MalformedMessage as exc:
+            logger.warning("dropped malformed reply: {}", exc)
+            self.stats.count("-", "malformed")
+            return
+        future = self._pending.get(reply.id)
+        if future is None or future.done():
+            # Its caller gave up (deadline) or another copy already answered.
+            self.stats.count("-", "late_replies")
+            return
+        future.set_result(reply)

@@ -1,0 +1,114 @@
+"""Registry of live instances, fed by heartbeats, and recovery of dead ones.
+
+Each instance refreshes its score (the epoch ms its heartbeat expires) in a
+sorted set per service. Callers read the set to answer "no responders" at
+once; workers sweep the set for expired instances of their own service and
+give the requests those instances had taken back to the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from common import json_codec
+from common.keys import Keys
+from common.rpc import scripts
+from common.rpc.message import now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    instance: str
+    requeued: int
+    expired: int
+
+
+class Registry:
+    def __init__(self, redis: Redis, keys: Keys, *, ttl: float) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl_ms = int(ttl * 1000)
+        self._recover = redis.register_script(scripts.RECOVER_INSTANCE)
+
+    async def heartbeat(self, service: str, instance: str, info: dict[str, Any]) -> None:
+        expires = now_ms() + self._ttl_ms
+        described = {**info, "last_seen": time.time()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._keys.instances(service), {instance: expires})
+            pipe.set(
+                self._keys.instance_info(service, instance),
+                json_codec.dumps(described),
+                px=self._ttl_ms,
+            )
+            pipe.sadd(self._keys.services, service)
+            await pipe.execute()
+
+    async def leave(self, service: str, instance: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.instances(service), instance)
+            pipe.delete(self._keys.instance_info(service, instance))
+            await pipe.execute()
+
+    async def live_count(self, service: str) -> int:
+        return int(await self._redis.zcount(self._keys.instances(service), now_ms(), "+inf"))
+
+    async def live_instances(self) -> dict[str, list[dict[str, Any]]]:
+        """Every live instance of every service, with what it said about itself."""
+        members = cast(set[bytes], await self._redis.smembers(self._keys.services))
+        services = sorted(member.decode() for member in members)
+        now = now_ms()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for service in services:
+                pipe.zrangebyscore(self._keys.instances(service), now, "+inf")
+            ids_by_service = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for service, ids in zip(services, ids_by_service, strict=True):
+                for instance in ids:
+                    pipe.get(self._keys.instance_info(service, instance.decode()))
+            infos = iter(await pipe.execute())
+        result: dict[str, list[dict[str, Any]]] = {}
+        for service, ids in zip(services, ids_by_service, strict=True):
+            result[service] = [
+                {"instance": instance.decode(), **(json_codec.loads(raw) if raw else {})}
+                for instance, raw in zip(ids, infos, strict=False)
+            ]
+        return result
+
+    async def recover_dead(self, service: str) -> list[Recovery]:
+        """Hand back the work of every expired instance of ``service``."""
+        now = now_ms()
+        dead = await self._redis.zrangebyscore(self._keys.instances(service), "-inf", now)
+        recoveries = []
+        for raw_id in cast(list[bytes], dead):
+            instance = raw_id.decode()
+            requeued, expired = await self._recover(
+                keys=[
+                    self._keys.instances(service),
+                    self._keys.processing(service, instance),
+                    self._keys.request_queue(service),
+                    self._keys.instance_info(service, instance),
+                ],
+                args=[instance, now],
+            )
+            if requeued >= 0:
+                recoveries.append(Recovery(instance, int(requeued), int(expired)))
+        return recoveries
+
+
+def describe_process(service: str) -> dict[str, Any]:
+    return {
+        "service": service,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": time.time(),
+    }
+
+
+def new_instance_id(service: str) -> str:
+    return f"{service}-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"

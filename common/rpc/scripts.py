@@ -1,0 +1,56 @@
+"""Lua scripts that make multi-step list operations atomic on the server."""
+
+from __future__ import annotations
+
+# Push a batch of requests unless the queue would grow past its bound.
+# KEYS[1] queue; ARGV[1] max length; ARGV[2..] encoded requests.
+# Returns the new length, or -1 when the batch was refused.
+PUSH_BOUNDED = """
+if redis.call('LLEN', KEYS[1]) + #ARGV - 1 > tonumber(ARGV[1]) then
+  return -1
+end
+return redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+"""
+
+# Take up to N requests from the right of a queue into a processing list,
+# so that a worker dying right after the pop cannot lose them.
+# KEYS[1] queue; KEYS[2] processing list; ARGV[1] count.
+TAKE_BATCH = """
+local items = redis.call('RPOP', KEYS[1], ARGV[1])
+if not items then
+  return {}
+end
+redis.call('LPUSH', KEYS[2], unpack(items))
+return items
+"""
+
+# Give the processing list of a dead instance back to its queue, dropping
+# requests whose deadline has passed. Checks atomically that the instance is
+# still dead, so concurrent recoverers and a late heartbeat cannot race.
+# KEYS[1] instances zset; KEYS[2] processing list; KEYS[3] queue; KEYS[4] info key
+# ARGV[1] instance id; ARGV[2] now in epoch ms.
+# Returns {requeued, expired}, or {-1, 0} when the instance is alive again.
+RECOVER_INSTANCE = """
+local now = tonumber(ARGV[2])
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if expires and tonumber(expires) > now then
+  return {-1, 0}
+end
+local requeued, expired = 0, 0
+while true do
+  -- Newest first, each pushed to the consuming end, so the oldest runs first.
+  local raw = redis.call('LPOP', KEYS[2])
+  if not raw then break end
+  local ok, message = pcall(cjson.decode, raw)
+  local deadline = ok and type(message) == 'table' and tonumber(message['deadline'])
+  if deadline and deadline > now then
+    redis.call('RPUSH', KEYS[3], raw)
+    requeued = requeued + 1
+  else
+    expired = expired + 1
+  end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[4])
+return {requeued, expired}
+"""

@@ -1,0 +1,239 @@
+"""The serving side: take requests reliably, run them concurrently, reply in batches.
+
+A request moves atomically from the service queue into this instance's
+processing list; it leaves that list in the same pipeline that pushes its
+reply. If the instance dies in between, a surviving instance gives the list
+back to the queue (see ``Registry.recover_dead``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from loguru import logger
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common.context import deadline_var, request_id_var
+from common.errors import GatehouseError, RemoteError, UnknownMethod, ValidationFailed
+from common.keys import Keys
+from common.rpc import scripts
+from common.rpc.batching import Batcher
+from common.rpc.message import MalformedMessage, Reply, Request
+from common.rpc.stats import RpcStats
+
+TAKE_BLOCK_SECONDS = 1
+MAX_BACKOFF_SECONDS = 2.0
+# Reply lists of callers that went away must not live forever.
+REPLY_LIST_TTL_MS = 60_000
+
+
+class Handler(Protocol):
+    def __call__(self, params: dict[str, Any], request: Request) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One RPC method: its handler and the schema that validates its params."""
+
+    handler: Handler
+    schema: Schema | None = None
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    request: Request
+    raw_request: bytes
+    raw_reply: bytes
+
+
+class RpcServer:
+    def __init__(
+        self,
+        redis: Redis,
+        blocking_redis: Redis,
+        keys: Keys,
+        service: str,
+        instance: str,
+        methods: Mapping[str, Method],
+        *,
+        concurrency: int,
+        stats: RpcStats | None = None,
+    ) -> None:
+        self._redis = redis
+        self._blocking_redis = blocking_redis
+        self.service = service
+        self.instance = instance
+        self._queue = keys.request_queue(service)
+        self._processing = keys.processing(service, instance)
+        self._methods = methods
+        self._concurrency = concurrency
+        self.stats = stats or RpcStats()
+        self._take = redis.register_script(scripts.TAKE_BATCH)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._capacity = asyncio.Event()
+        self._capacity.set()
+        self._stopping = asyncio.Event()
+        self._replies: Batcher[_Outgoing] = Batcher(self._send_replies)
+
+    @property
+    def inflight(self) -> int:
+        return len(self._tasks)
+
+    def stop(self) -> None:
+        """Stop taking new requests; ``run`` returns once in-flight ones are answered."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            await self._wait_for_capacity()
+            if self._stopping.is_set():
+                break
+            try:
+                taken = await self._take_requests(self._concurrency - len(self._tasks))
+            except RedisError as exc:
+                logger.warning(
+                    "{} worker cannot take requests: {}; retrying in {:.1f}s",
+                    self.service,
+                    exc,
+                    backoff,
+                )
+                await self._sleep_unless_stopping(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            backoff = 0.1
+            for raw in taken:
+                self._start(raw)
+        await self._drain()
+
+    async def _wait_for_capacity(self) -> None:
+        stop = asyncio.ensure_future(self._stopping.wait())
+        capacity = asyncio.ensure_future(self._capacity.wait())
+        await asyncio.wait({stop, capacity}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        capacity.cancel()
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _take_requests(self, room: int) -> list[bytes]:
+        """Up to ``room`` requests: a non-blocking batch, else one blocking move."""
+        taken: list[bytes] = await self._take(keys=[self._queue, self._processing], args=[room])
+        if taken:
+            return taken
+        # The blocking move runs on its own connection, with a server-side timeout
+        # shorter than the socket timeout, so it never needs to be cancelled.
+        one = await self._blocking_redis.blmove(
+            self._queue, self._processing, TAKE_BLOCK_SECONDS, src="RIGHT", dest="LEFT"
+        )
+        return [cast(bytes, one)] if one is not None else []
+
+    def _start(self, raw: bytes) -> None:
+        task = asyncio.create_task(self._handle(raw))
+        self._tasks.add(task)
+        if len(self._tasks) >= self._concurrency:
+            self._capacity.clear()
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._capacity.set()
+
+    async def _handle(self, raw: bytes) -> None:
+        try:
+            request = Request.decode(raw)
+        except MalformedMessage as exc:
+            logger.warning("dropped malformed request on {}: {}", self._queue, exc)
+            self.stats.count("-", "malformed")
+            await self._forget(raw)
+            return
+        request_id_var.set(request.request_id)
+        deadline_var.set(request.deadline)
+        if request.remaining() <= 0:
+            # The caller has already answered 504; running it now would surprise them.
+            logger.info(
+                "dropped {} {}: deadline passed before it started", request.method, request.id
+            )
+            self.stats.count(request.method, "dropped_expired")
+            await self._forget(raw)
+            return
+        self.stats.count(request.method, "calls")
+        reply = await self._execute(request)
+        self._replies.add(_Outgoing(request, raw, reply.encode()))
+
+    async def _execute(self, request: Request) -> Reply:
+        method = self._methods.get(request.method)
+        try:
+            if method is None:
+                raise UnknownMethod(f"{self.service} has no method {request.method!r}")
+            params = request.params
+            if method.schema is not None:
+                try:
+                    params = method.schema.load(params)
+                except SchemaError as exc:
+                    raise ValidationFailed(details=_as_details(exc.messages)) from None
+            result = await method.handler(params, request)
+        except GatehouseError as exc:
+            self.stats.error(request.method, exc.code)
+            return Reply.failure(request.id, exc)
+        except Exception:
+            logger.exception("{} failed", request.method)
+            self.stats.error(request.method, RemoteError.code)
+            return Reply.failure(request.id, RemoteError())
+        self.stats.count(request.method, "ok")
+        return Reply.success(request.id, result)
+
+    async def _forget(self, raw: bytes) -> None:
+        async def remove() -> None:
+            await self._redis.lrem(self._processing, -1, raw)  # type: ignore[arg-type]
+
+        await _retry_until_sent(remove, self._stopping)
+
+    async def _send_replies(self, batch: list[_Outgoing]) -> None:
+        async def send() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for item in batch:
+                    # A caller past its deadline is no longer listening.
+                    if item.request.remaining() > 0:
+                        pipe.lpush(item.request.reply_to, item.raw_reply)
+                        pipe.pexpire(item.request.reply_to, REPLY_LIST_TTL_MS)
+                    pipe.lrem(self._processing, -1, item.raw_request)  # type: ignore[arg-type]
+                await pipe.execute()
+
+        await _retry_until_sent(send, self._stopping)
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            logger.info(
+                "{} worker finishing {} request(s) in flight", self.service, len(self._tasks)
+            )
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._replies.drain()
+
+
+async def _retry_until_sent(send: Callable[[], Awaitable[Any]], stopping: asyncio.Event) -> None:
+    """Keep trying a write through a Redis outage; an unsent reply leaves a caller hanging."""
+    backoff = 0.1
+    while True:
+        try:
+            await send()
+            return
+        except RedisError as exc:
+            if stopping.is_set() and backoff >= MAX_BACKOFF_SECONDS:
+                logger.error("giving up on a reply during shutdown: {}", exc)
+                return
+            logger.warning("reply not sent: {}; retrying in {:.1f}s", exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def _as_details(messages: Any) -> dict[str, Any]:
+    return messages if isinstance(messages, dict) else {"_schema": messages}

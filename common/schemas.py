@@ -1,0 +1,122 @@
+"""Validation of RPC params, with the seed's rules.
+
+Workers load every request's params with its method's schema, so the rules
+hold for every caller, not only for the gateway.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from common.security.passwords import MAX_PASSWORD_BYTES
+
+USERNAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+MIN_PASSWORD_LENGTH = 8
+MAX_EMAIL_LENGTH = 100
+
+
+def validate_password(password: str) -> None:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        problems.append("Must contain at least one letter and one digit.")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        problems.append(f"Must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8.")
+    if problems:
+        raise ValidationError(problems)
+
+
+class _Params(Schema):
+    class Meta:
+        # Clients of the seed may send more than we read; ignoring it is safer
+        # than failing them, and nothing unknown reaches a handler.
+        unknown = EXCLUDE
+
+
+def _username() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=validate.Regexp(
+            USERNAME, error="Must be 3-50 characters: letters, digits and underscores."
+        ),
+    )
+
+
+def _email() -> fields.Email:
+    return fields.Email(required=True, validate=validate.Length(max=MAX_EMAIL_LENGTH))
+
+
+class RegisterParams(_Params):
+    username = _username()
+    email = _email()
+    password = fields.String(required=True, validate=validate_password)
+
+    @pre_load
+    def strip_email(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
+
+    @post_load
+    def normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["email"] = data["email"].lower()
+        return data
+
+
+class LoginParams(_Params):
+    """``username`` may hold a username or an email; ``email`` works too."""
+
+    username = fields.String(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
+    email = fields.String(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
+    # Not checked against the password rules: a login only compares.
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+    @validates_schema
+    def has_login(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("username") and not data.get("email"):
+            raise ValidationError("Missing data for required field.", "username")
+
+    @post_load
+    def to_login(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {
+            "login": (data.get("username") or data["email"]).strip(),
+            "password": data["password"],
+        }
+
+
+class _Authenticated(_Params):
+    """Params the gateway adds from a verified token."""
+
+    user_id = fields.Integer(required=True, strict=True)
+    session_id = fields.Integer(required=True, strict=True)
+
+
+class ProfileParams(_Authenticated):
+    pass
+
+
+class ChangePasswordParams(_Authenticated):
+    currentPassword = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    newPassword = fields.String(required=True, validate=validate_password)
+
+    @validates_schema
+    def differs(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("currentPassword") and data.get("currentPassword") == data.get("newPassword"):
+            raise ValidationError("Must differ from the current password.", "newPassword")
+
+
+class SessionParams(_Params):
+    session_id = fields.Integer(required=True, strict=True)

@@ -1,0 +1,48 @@
+"""Redis mirror of session liveness, read by the gateway on every bearer call.
+
+PostgreSQL is the truth. The auth worker writes ``1`` when a session starts
+and ``0`` when it ends, each expiring with the token, so the gateway answers
+from one GET; on a miss (Redis lost its data) it asks the auth worker, which
+reads PostgreSQL and writes the answer back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from common.keys import Keys
+
+LIVE = b"1"
+ENDED = b"0"
+
+
+def _seconds_until(expires_at: datetime | float) -> int:
+    epoch = expires_at.timestamp() if isinstance(expires_at, datetime) else expires_at
+    # At least one second, so an ended mark is never skipped for lack of time.
+    return max(1, int(epoch - time.time()) + 1)
+
+
+class SessionCache:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def is_live(self, session_id: int) -> bool | None:
+        """True or False when Redis knows, None when it must be asked of PostgreSQL."""
+        state = await self._redis.get(self._keys.session(session_id))
+        if state is None:
+            return None
+        return bool(state == LIVE)
+
+    async def mark_live(self, session_id: int, expires_at: datetime | float) -> None:
+        await self._redis.set(self._keys.session(session_id), LIVE, ex=_seconds_until(expires_at))
+
+    async def mark_ended(self, sessions: Iterable[tuple[int, datetime | float]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id, expires_at in sessions:
+                pipe.set(self._keys.session(session_id), ENDED, ex=_seconds_until(expires_at))
+            await pipe.execute()

@@ -1,0 +1,228 @@
+"""A service worker: resources opened at start, RPC served, drained on SIGTERM.
+
+``user_app`` and ``auth_app`` differ only in the methods they hand to
+``Worker``; everything about lifecycle lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common.config import Settings
+from common.db.idempotency import purge_completed
+from common.db.migrations import migrate
+from common.db.pool import create_pool
+from common.db.queries import Queries
+from common.health_server import HealthServer
+from common.keys import Keys
+from common.redis_client import blocking_client, command_client
+from common.rpc.registry import Registry, describe_process, new_instance_id
+from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
+from common.rpc.stats import RpcStats
+from common.security.passwords import PasswordHasher
+from common.security.tokens import TokenSigner
+
+PURGE_INTERVAL_SECONDS = 60.0
+
+
+@dataclass(slots=True)
+class WorkerContext:
+    """What a service's handlers may use; built once per process."""
+
+    settings: Settings
+    service: str
+    instance: str
+    keys: Keys
+    redis: Redis
+    pool: asyncpg.Pool
+    queries: Queries
+    hasher: PasswordHasher
+    tokens: TokenSigner
+    stats: RpcStats
+
+
+MethodsFactory = Callable[[WorkerContext], Mapping[str, Method]]
+
+
+class Worker:
+    def __init__(self, settings: Settings, service: str, build_methods: MethodsFactory) -> None:
+        self.settings = settings
+        self.service = service
+        self.instance = new_instance_id(service)
+        self._build_methods = build_methods
+        self._keys = Keys(settings.rpc_prefix)
+        self._stats = RpcStats()
+        self._stopped = asyncio.Event()
+        self._info = describe_process(service)
+        self.ctx: WorkerContext | None = None
+        self.health: HealthServer | None = None
+        self._server: RpcServer | None = None
+        self._blocking_redis: Redis | None = None
+
+    def stop(self) -> None:
+        """Stop taking requests; ``run`` finishes those in flight and returns."""
+        if not self._stopped.is_set():
+            logger.info("{} worker {} stopping", self.service, self.instance)
+        self._stopped.set()
+        if self._server is not None:
+            self._server.stop()
+
+    async def run(self, *, install_signal_handlers: bool = True) -> None:
+        await self._start()
+        assert self._server is not None
+        assert self.ctx is not None
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.stop)
+        maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        try:
+            logger.info(
+                "{} worker {} ready (health port {})",
+                self.service,
+                self.instance,
+                self.health.port if self.health else "-",
+            )
+            await self._server.run()
+        finally:
+            maintenance.cancel()
+            await asyncio.gather(maintenance, return_exceptions=True)
+            await self._close()
+
+    async def _start(self) -> None:
+        settings = self.settings
+        queries = Queries.load()
+        pool = await create_pool(settings)
+        async with pool.acquire() as conn:
+            if not settings.is_production:
+                await migrate(conn, queries)
+            await queries.check(conn)
+        redis = command_client(settings.redis_url)
+        self._blocking_redis = blocking_client(settings.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
+        self.ctx = WorkerContext(
+            settings=settings,
+            service=self.service,
+            instance=self.instance,
+            keys=self._keys,
+            redis=redis,
+            pool=pool,
+            queries=queries,
+            hasher=PasswordHasher(settings.bcrypt_rounds, settings.password_threads),
+            tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+            stats=self._stats,
+        )
+        self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
+        self._server = RpcServer(
+            redis,
+            self._blocking_redis,
+            self._keys,
+            self.service,
+            self.instance,
+            self._build_methods(self.ctx),
+            concurrency=settings.worker_concurrency,
+            stats=self._stats,
+        )
+        self.health = HealthServer(
+            self._health,
+            host="0.0.0.0",  # noqa: S104
+            port=settings.port_for(self.service),
+        )
+        await self.health.start()
+        await self._beat()
+
+    async def _close(self) -> None:
+        assert self.ctx is not None
+        try:
+            await self._registry.leave(self.service, self.instance)
+        except RedisError as exc:
+            logger.warning("could not leave the registry: {}", exc)
+        if self.health is not None:
+            await self.health.close()
+        self.ctx.hasher.close()
+        await self.ctx.pool.close()
+        await self.ctx.redis.aclose()
+        if self._blocking_redis is not None:
+            await self._blocking_redis.aclose()
+        logger.info("{} worker {} stopped", self.service, self.instance)
+
+    async def _maintain(self) -> None:
+        """Heartbeats, recovery of dead instances' work, and purging old records."""
+        last_purge = 0.0
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            await self._beat()
+            await self._recover()
+            if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:
+                last_purge = time.monotonic()
+                await self._purge()
+
+    async def _beat(self) -> None:
+        try:
+            await self._registry.heartbeat(self.service, self.instance, self._info)
+        except RedisError as exc:
+            logger.warning("heartbeat failed: {}", exc)
+
+    async def _recover(self) -> None:
+        try:
+            recoveries = await self._registry.recover_dead(self.service)
+        except RedisError as exc:
+            logger.warning("recovery sweep failed: {}", exc)
+            return
+        for recovery in recoveries:
+            logger.warning(
+                "instance {} is gone: {} request(s) requeued, {} expired",
+                recovery.instance,
+                recovery.requeued,
+                recovery.expired,
+            )
+            self._stats.count("-", "redelivered", recovery.requeued)
+            self._stats.count("-", "dropped_expired", recovery.expired)
+
+    async def _purge(self) -> None:
+        assert self.ctx is not None
+        try:
+            await purge_completed(self.ctx.pool, self.ctx.queries)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("purge of completed records failed: {}", exc)
+
+    async def _health(self) -> tuple[bool, dict[str, Any]]:
+        assert self.ctx is not None
+        redis_ok, postgres_ok = await asyncio.gather(
+            _probe(self.ctx.redis.ping()), _probe(_ping_postgres(self.ctx))
+        )
+        healthy = redis_ok and postgres_ok and not self._stopped.is_set()
+        return healthy, {
+            "status": "healthy" if healthy else "unhealthy",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "service": f"{self.service}-service",
+            "instance": self.instance,
+            "dependencies": {
+                "redis": {"status": "up" if redis_ok else "down"},
+                "postgres": {"status": "up" if postgres_ok else "down"},
+            },
+            "inflight": self._server.inflight if self._server else 0,
+            "rpc": self._stats.snapshot(),
+        }
+
+
+async def _ping_postgres(ctx: WorkerContext) -> None:
+    async with ctx.pool.acquire(timeout=2) as conn:
+        await ctx.queries.value(conn, "ping")
+
+
+async def _probe(check: Any) -> bool:
+    try:
+        await asyncio.wait_for(check, 2)
+    except Exception:
+        return False
+    return True

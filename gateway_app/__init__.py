@@ -1,0 +1,1 @@
+"""The gateway: the only public HTTP surface, turning API calls into RPC."""

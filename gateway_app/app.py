@@ -1,0 +1,201 @@
+"""The gateway application, built by ``create_app(settings)``.
+
+Redis clients, the RPC client and the heartbeat open in a before-start
+listener and close after stop, so importing this module opens nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from loguru import logger
+from redis.exceptions import RedisError
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from common import json_codec
+from common.config import Settings
+from common.context import accept_request_id, request_id_var
+from common.errors import BadRequest, ServiceUnavailable
+from common.keys import Keys
+from common.redis_client import blocking_client, command_client
+from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
+from common.rpc.registry import Registry, describe_process, new_instance_id
+from common.rpc.stats import RpcStats
+from common.security.tokens import TokenSigner
+from common.sessions import SessionCache
+from gateway_app.auth import authenticate
+from gateway_app.errors import render_error
+from gateway_app.responses import json_response
+
+SERVICE = "gateway"
+BACKEND_SERVICES = ("user", "auth")
+
+
+def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[Any, Any]:
+    app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_size
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
+    app.ctx.settings = settings
+    app.error_handler.add(Exception, render_error)
+
+    app.register_listener(_open_resources, "before_server_start")
+    app.register_listener(_close_resources, "after_server_stop")
+    app.register_middleware(_tag_request, "request")
+    app.register_middleware(_echo_request_id, "response")  # type: ignore[arg-type]
+
+    app.add_route(register, "/api/users/register", methods=["POST"])
+    app.add_route(profile, "/api/users/profile", methods=["GET"])
+    app.add_route(login, "/api/auth/login", methods=["POST"])
+    app.add_route(change_password, "/api/auth/change-password", methods=["PUT"])
+    app.add_route(health, "/health", methods=["GET"])
+    app.add_route(services, "/services", methods=["GET"])
+    return app
+
+
+async def _open_resources(app: Sanic[Any, Any]) -> None:
+    settings: Settings = app.ctx.settings
+    keys = Keys(settings.rpc_prefix)
+    app.ctx.instance = new_instance_id(SERVICE)
+    app.ctx.redis = command_client(settings.redis_url, max_connections=32)
+    app.ctx.blocking_redis = blocking_client(settings.redis_url, block_seconds=REPLY_BLOCK_SECONDS)
+    app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.heartbeat_ttl)
+    app.ctx.stats = RpcStats()
+    app.ctx.rpc = RpcClient(
+        app.ctx.redis,
+        app.ctx.blocking_redis,
+        keys,
+        app.ctx.registry,
+        app.ctx.instance,
+        default_timeout=settings.rpc_timeout,
+        max_inflight=settings.max_inflight_calls,
+        max_queue_length=settings.max_queue_length,
+        stats=app.ctx.stats,
+    )
+    app.ctx.tokens = TokenSigner(settings.jwt_secret, settings.jwt_expires_in)
+    app.ctx.sessions = SessionCache(app.ctx.redis, keys)
+    await app.ctx.rpc.start()
+    app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")
+    logger.info("gateway {} listening on port {}", app.ctx.instance, settings.port_for(SERVICE))
+
+
+async def _close_resources(app: Sanic[Any, Any]) -> None:
+    app.ctx.heartbeat.cancel()
+    await asyncio.gather(app.ctx.heartbeat, return_exceptions=True)
+    try:
+        await app.ctx.registry.leave(SERVICE, app.ctx.instance)
+    except RedisError as exc:
+        logger.warning("could not leave the registry: {}", exc)
+    await app.ctx.rpc.close()
+    await app.ctx.redis.aclose()
+    await app.ctx.blocking_redis.aclose()
+
+
+async def _heartbeat(app: Sanic[Any, Any]) -> None:
+    settings: Settings = app.ctx.settings
+    info = describe_process(SERVICE) | {"port": settings.port_for(SERVICE)}
+    while True:
+        try:
+            await app.ctx.registry.heartbeat(SERVICE, app.ctx.instance, info)
+        except RedisError as exc:
+            logger.warning("heartbeat failed: {}", exc)
+        await asyncio.sleep(settings.heartbeat_interval)
+
+
+async def _tag_request(request: Request) -> None:
+    request.ctx.request_id = accept_request_id(request.headers.get("x-request-id"))
+    request_id_var.set(request.ctx.request_id)
+
+
+async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
+    request_id = getattr(request.ctx, "request_id", None)
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    if not request.body:
+        raise BadRequest("Request body must be a JSON object")
+    try:
+        body = json_codec.loads(request.body)
+    except json_codec.JSONDecodeError:
+        raise BadRequest("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+async def register(request: Request) -> HTTPResponse:
+    result = await request.app.ctx.rpc.call("user.register", _json_object(request))
+    return json_response(
+        {"success": True, "message": "User registered successfully", "user": result["user"]},
+        status=201,
+    )
+
+
+async def login(request: Request) -> HTTPResponse:
+    result = await request.app.ctx.rpc.call("auth.login", _json_object(request))
+    return json_response(
+        {
+            "success": True,
+            "message": "Login successful",
+            "token": result["token"],
+            "user": result["user"],
+        }
+    )
+
+
+async def change_password(request: Request) -> HTTPResponse:
+    ctx = request.app.ctx
+    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
+    params = _json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
+    await ctx.rpc.call("auth.change_password", params)
+    return json_response({"success": True, "message": "Password changed successfully"})
+
+
+async def profile(request: Request) -> HTTPResponse:
+    ctx = request.app.ctx
+    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
+    result = await ctx.rpc.call(
+        "user.profile", {"user_id": claims.user_id, "session_id": claims.session_id}
+    )
+    return json_response({"success": True, "user": result["user"]})
+
+
+async def health(request: Request) -> HTTPResponse:
+    ctx = request.app.ctx
+    dependencies: dict[str, dict[str, Any]] = {}
+    try:
+        await asyncio.wait_for(ctx.redis.ping(), 2)
+        dependencies["redis"] = {"status": "up"}
+        for service in BACKEND_SERVICES:
+            count = await ctx.registry.live_count(service)
+            dependencies[service] = {"status": "up" if count else "down", "instances": count}
+    except (RedisError, TimeoutError):
+        dependencies["redis"] = {"status": "down"}
+        for service in BACKEND_SERVICES:
+            dependencies[service] = {"status": "unknown"}
+    healthy = all(dep["status"] == "up" for dep in dependencies.values())
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "service": "api-gateway",
+        "instance": ctx.instance,
+        "dependencies": dependencies,
+        "inflight": ctx.rpc.inflight,
+        "rpc": ctx.stats.snapshot(),
+    }
+    return json_response(body, status=200 if healthy else 503)
+
+
+async def services(request: Request) -> HTTPResponse:
+    try:
+        instances = await request.app.ctx.registry.live_instances()
+    except RedisError as exc:
+        raise ServiceUnavailable("Service registry unreachable") from exc
+    for name in (SERVICE, *BACKEND_SERVICES):
+        instances.setdefault(name, [])
+    return json_response({"success": True, "services": instances})

@@ -1,0 +1,27 @@
+-- Users: registration, profile, login lookup, password change.
+
+-- name: insert_user^
+INSERT INTO users (username, email, password_hash)
+VALUES (:username, :email, :password_hash)
+RETURNING id, username, email, created_at;
+
+-- name: get_user_profile^
+SELECT id, username, email, created_at FROM users WHERE id = :user_id;
+
+-- name: get_user_by_login^
+-- A login names a username or an email; both are unique case-insensitively.
+SELECT id, username, email, password_hash, created_at
+FROM users
+WHERE lower(username) = lower(:login) OR lower(email) = lower(:login)
+LIMIT 1;
+
+-- name: get_user_credentials^
+SELECT id, password_hash FROM users WHERE id = :user_id;
+
+-- name: replace_password_hash$
+-- Only if the hash is still the one the current password was checked
+-- against: of two concurrent changes, the second finds nothing to update.
+UPDATE users
+SET password_hash = :new_hash, updated_at = CURRENT_TIMESTAMP
+WHERE id = :user_id AND password_hash = :old_hash
+RETURNING id;

@@ -1,0 +1,1 @@
+"""The user worker: ``user.register`` and ``user.profile``."""
