@@ -54,7 +54,7 @@ def redact(value: Any) -> Any:
 
 
 def _add_request_id(record: Record) -> None:
-    record["extra"].setdefault("request_id", request_id_var.get())
+    record["extra"]["request_id"] = request_id_var.get()
 
 
 class _InterceptHandler(logging.Handler):
@@ -68,6 +68,6 @@ class _InterceptHandler(logging.Handler):
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     logger.remove()
-    logger.configure(extra={"service": service, "request_id": "-"}, patcher=_add_request_id)
+    logger.configure(extra={"service": service}, patcher=_add_request_id)
     logger.add(sys.stderr, level=level, format=FORMAT, backtrace=False, diagnose=False)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)

