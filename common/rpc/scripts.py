@@ -54,3 +54,24 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[4])
 return {requeued, expired}
 """
+
+# Push a batch of replies and acknowledge their requests in one round trip:
+# a pipeline of LPUSH + PEXPIRE + LREM per reply costs the client three
+# commands each, and the client, not Redis, is the bottleneck.
+# KEYS[1] processing list; KEYS[2..n+1] reply lists, one per reply;
+# ARGV[1] reply list TTL ms; ARGV[2..n+1] replies ('' = caller gone, skip);
+# ARGV[n+2..] raw requests to remove from the processing list.
+REPLY_AND_ACKNOWLEDGE = """
+local replies = #KEYS - 1
+for i = 1, replies do
+  local reply = ARGV[i + 1]
+  if reply ~= '' then
+    redis.call('LPUSH', KEYS[i + 1], reply)
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
+  end
+end
+for j = replies + 2, #ARGV do
+  redis.call('LREM', KEYS[1], -1, ARGV[j])
+end
+return replies
+"""

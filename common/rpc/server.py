@@ -76,6 +76,7 @@ class RpcServer:
         self._concurrency = concurrency
         self.stats = stats or RpcStats()
         self._take = redis.register_script(scripts.TAKE_BATCH)
+        self._reply_and_acknowledge = redis.register_script(scripts.REPLY_AND_ACKNOWLEDGE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -199,14 +200,12 @@ class RpcServer:
 
     async def _send_replies(self, batch: list[_Outgoing]) -> None:
         async def send() -> None:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for item in batch:
-                    # A caller past its deadline is no longer listening.
-                    if item.request.remaining() > 0:
-                        pipe.lpush(item.request.reply_to, item.raw_reply)
-                        pipe.pexpire(item.request.reply_to, REPLY_LIST_TTL_MS)
-                    pipe.lrem(self._processing, -1, item.raw_request)  # type: ignore[arg-type]
-                await pipe.execute()
+            # A caller past its deadline is no longer listening: skip its reply.
+            replies = [item.raw_reply if item.request.remaining() > 0 else b"" for item in batch]
+            await self._reply_and_acknowledge(
+                keys=[self._processing, *(item.request.reply_to for item in batch)],
+                args=[REPLY_LIST_TTL_MS, *replies, *(item.raw_request for item in batch)],
+            )
 
         await _retry_until_sent(send, self._stopping)
 

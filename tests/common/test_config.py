@@ -1,0 +1,264 @@
+"""Settings.from_env: the seed's variable names, defaults, and loud failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.config import (
+    DEFAULT_PORTS,
+    DEVELOPMENT_JWT_SECRET,
+    ConfigError,
+    Settings,
+    parse_duration,
+)
+
+STRONG_SECRET = "s" * 48
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.app_env == "development"
+    assert not settings.is_production
+    assert settings.log_level == "INFO"
+    assert settings.database_url == "postgresql://postgres@localhost:5432/microservices"
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.jwt_secret == DEVELOPMENT_JWT_SECRET
+    assert settings.jwt_expires_in == 24 * 3600
+    assert settings.rpc_prefix == "gatehouse"
+    assert settings.rpc_timeout == 5.0
+    assert settings.bcrypt_rounds == 10
+    assert settings.max_body_size == 64 * 1024
+    assert dict(settings.ports) == {"gateway": 3000, "user": 3001, "auth": 3002}
+    assert settings.heartbeat_interval == 1.0
+    assert settings.heartbeat_ttl == 3.0
+
+
+def test_reads_the_process_environment_when_no_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RPC_PREFIX", "from-os-environ")
+    monkeypatch.setenv("APP_ENV", "development")
+
+    assert Settings.from_env().rpc_prefix == "from-os-environ"
+
+
+def test_seed_database_variables_build_the_url() -> None:
+    settings = Settings.from_env(
+        {
+            "DB_HOST": "db.internal",
+            "DB_PORT": "6543",
+            "DB_NAME": "accounts",
+            "DB_USER": "app",
+            "DB_PASSWORD": "p@ss:w/rd",
+        }
+    )
+
+    assert settings.database_url == "postgresql://app:p%40ss%3Aw%2Frd@db.internal:6543/accounts"
+
+
+def test_database_url_without_password_has_no_colon() -> None:
+    settings = Settings.from_env({"DB_HOST": "db", "DB_USER": "app"})
+
+    assert settings.database_url == "postgresql://app@db:5432/microservices"
+
+
+def test_seed_redis_variables_build_the_url() -> None:
+    settings = Settings.from_env({"REDIS_HOST": "cache", "REDIS_PORT": "6380"})
+
+    assert settings.redis_url == "redis://cache:6380/0"
+
+
+def test_urls_win_over_split_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@winner:5432/db",
+            "DB_HOST": "loser",
+            "DB_PORT": "1",
+            "REDIS_URL": "rediss://winner:6379/2",
+            "REDIS_HOST": "loser",
+            "REDIS_PORT": "2",
+        }
+    )
+
+    assert settings.database_url == "postgresql://u@winner:5432/db"
+    assert settings.redis_url == "rediss://winner:6379/2"
+
+
+def test_service_port_variables() -> None:
+    settings = Settings.from_env(
+        {"GATEWAY_PORT": "8000", "USER_HEALTH_PORT": "8001", "AUTH_HEALTH_PORT": "8002"}
+    )
+
+    assert settings.port_for("gateway") == 8000
+    assert settings.port_for("user") == 8001
+    assert settings.port_for("auth") == 8002
+
+
+def test_port_overrides_every_service_port() -> None:
+    settings = Settings.from_env(
+        {
+            "PORT": "5100",
+            "GATEWAY_PORT": "8000",
+            "USER_HEALTH_PORT": "8001",
+            "AUTH_HEALTH_PORT": "8002",
+        }
+    )
+
+    assert {service: settings.port_for(service) for service in DEFAULT_PORTS} == {
+        "gateway": 5100,
+        "user": 5100,
+        "auth": 5100,
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("24h", 86400),
+        ("30m", 1800),
+        ("3600", 3600),
+        ("45s", 45),
+        ("7d", 7 * 86400),
+        ("250ms", 0.25),
+        ("1.5h", 5400),
+        (" 2h ", 7200),
+    ],
+)
+def test_jwt_expires_in_durations(raw: str, seconds: float) -> None:
+    assert Settings.from_env({"JWT_EXPIRES_IN": raw}).jwt_expires_in == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("raw", ["soon", "24x", "-5", "0", "0h", "h", "1e3", "24 hours"])
+def test_bad_jwt_expires_in_names_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_EXPIRES_IN"):
+        Settings.from_env({"JWT_EXPIRES_IN": raw})
+
+
+def test_parse_duration_names_the_variable_it_was_given() -> None:
+    with pytest.raises(ConfigError, match="RPC_TIMEOUT"):
+        parse_duration("RPC_TIMEOUT", "forever")
+
+
+def test_bad_rpc_timeout_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="RPC_TIMEOUT"):
+        Settings.from_env({"RPC_TIMEOUT": "fast"})
+
+
+def test_production_requires_a_jwt_secret() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET is required"):
+        Settings.from_env({"APP_ENV": "production"})
+
+
+def test_production_treats_a_blank_secret_as_missing() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET is required"):
+        Settings.from_env({"APP_ENV": "production", "JWT_SECRET": "   "})
+
+
+@pytest.mark.parametrize(
+    "secret", ["changethis", "CHANGEME", "secret", "your-secret-key", DEVELOPMENT_JWT_SECRET]
+)
+def test_production_refuses_placeholder_secrets(secret: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET is a placeholder"):
+        Settings.from_env({"APP_ENV": "production", "JWT_SECRET": secret})
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET must be at least 32 characters"):
+        Settings.from_env({"APP_ENV": "production", "JWT_SECRET": "a" * 31})
+
+
+def test_production_accepts_a_strong_secret() -> None:
+    settings = Settings.from_env({"APP_ENV": "Production", "JWT_SECRET": STRONG_SECRET})
+
+    assert settings.is_production
+    assert settings.app_env == "production"
+    assert settings.jwt_secret == STRONG_SECRET
+
+
+def test_development_accepts_any_secret() -> None:
+    assert Settings.from_env({"JWT_SECRET": "changeme"}).jwt_secret == "changeme"
+
+
+def test_node_env_is_read_when_app_env_is_unset() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        Settings.from_env({"NODE_ENV": "production"})
+
+
+@pytest.mark.parametrize("value", ["staging", "prod", "test"])
+def test_bad_app_env(value: str) -> None:
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        Settings.from_env({"APP_ENV": value})
+
+
+@pytest.mark.parametrize("value", ["has space", "a:b", "x" * 65, "naïve", "a/b"])
+def test_bad_rpc_prefix(value: str) -> None:
+    with pytest.raises(ConfigError, match="RPC_PREFIX"):
+        Settings.from_env({"RPC_PREFIX": value})
+
+
+@pytest.mark.parametrize("value", ["ok", "with-dash.and_underscore", "A1", "x" * 64])
+def test_good_rpc_prefix(value: str) -> None:
+    assert Settings.from_env({"RPC_PREFIX": value}).rpc_prefix == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BCRYPT_ROUNDS", "3"),
+        ("BCRYPT_ROUNDS", "32"),
+        ("PORT", "65536"),
+        ("PORT", "-1"),
+        ("GATEWAY_PORT", "0"),
+        ("GATEWAY_PORT", "70000"),
+        ("USER_HEALTH_PORT", "99999"),
+        ("AUTH_HEALTH_PORT", "0"),
+        ("DB_PORT", "65536"),
+        ("REDIS_PORT", "0"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("MAX_BODY_SIZE", "0"),
+        ("DB_POOL_MAX", "0"),
+    ],
+)
+def test_out_of_range_integers_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be between"):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("name", ["BCRYPT_ROUNDS", "PORT", "DB_PORT", "MAX_INFLIGHT_CALLS"])
+def test_non_integers_name_the_variable(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be a whole number"):
+        Settings.from_env({name: "ten"})
+
+
+def test_pool_minimum_may_not_exceed_the_maximum() -> None:
+    with pytest.raises(ConfigError, match="DB_POOL_MIN"):
+        Settings.from_env({"DB_POOL_MAX": "5", "DB_POOL_MIN": "6"})
+
+
+def test_integer_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "BCRYPT_ROUNDS": "4",
+            "WORKER_CONCURRENCY": "8",
+            "MAX_INFLIGHT_CALLS": "100",
+            "MAX_QUEUE_LENGTH": "50",
+            "DB_POOL_MIN": "0",
+            "DB_POOL_MAX": "3",
+            "LOG_LEVEL": "debug",
+        }
+    )
+
+    assert settings.bcrypt_rounds == 4
+    assert settings.worker_concurrency == 8
+    assert settings.max_inflight_calls == 100
+    assert settings.max_queue_length == 50
+    assert (settings.db_pool_min, settings.db_pool_max) == (0, 3)
+    assert settings.log_level == "DEBUG"
+
+
+def test_settings_are_immutable() -> None:
+    settings = Settings.from_env({})
+
+    with pytest.raises(AttributeError):
+        settings.jwt_secret = "other"  # type: ignore[misc]
