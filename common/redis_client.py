@@ -10,6 +10,9 @@ block, so a pop is never cut off mid-reply.
 from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 COMMAND_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 2.0
@@ -23,6 +26,10 @@ def command_client(url: str, *, max_connections: int = 16) -> Redis:
         socket_timeout=COMMAND_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
         health_check_interval=30,
+        # One immediate retry on a fresh connection: after a Redis restart every
+        # pooled connection is dead, and only a second failure means Redis is down.
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
     )
     return Redis(connection_pool=pool)
 

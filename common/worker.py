@@ -21,11 +21,13 @@ from redis.exceptions import RedisError
 from common.config import Settings
 from common.db.idempotency import purge_completed
 from common.db.migrations import migrate
-from common.db.pool import create_pool
+from common.db.pool import DATABASE_UNAVAILABLE, wait_for_pool
 from common.db.queries import Queries
+from common.errors import ServiceUnavailable
 from common.health_server import HealthServer
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
+from common.rpc.message import Request
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
 from common.rpc.stats import RpcStats
@@ -102,7 +104,7 @@ class Worker:
     async def _start(self) -> None:
         settings = self.settings
         queries = Queries.load()
-        pool = await create_pool(settings)
+        pool = await wait_for_pool(settings)
         async with pool.acquire() as conn:
             if not settings.is_production:
                 await migrate(conn, queries)
@@ -128,7 +130,10 @@ class Worker:
             self._keys,
             self.service,
             self.instance,
-            self._build_methods(self.ctx),
+            {
+                name: _answer_503_when_database_down(m)
+                for name, m in self._build_methods(self.ctx).items()
+            },
             concurrency=settings.worker_concurrency,
             stats=self._stats,
         )
@@ -192,7 +197,7 @@ class Worker:
         assert self.ctx is not None
         try:
             await purge_completed(self.ctx.pool, self.ctx.queries)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
             logger.warning("purge of completed records failed: {}", exc)
 
     async def _health(self) -> tuple[bool, dict[str, Any]]:
@@ -213,6 +218,19 @@ class Worker:
             "inflight": self._server.inflight if self._server else 0,
             "rpc": self._stats.snapshot(),
         }
+
+
+def _answer_503_when_database_down(method: Method) -> Method:
+    handler = method.handler
+
+    async def guarded(params: dict[str, Any], request: Request) -> Any:
+        try:
+            return await handler(params, request)
+        except DATABASE_UNAVAILABLE as exc:
+            logger.warning("{} failed, database unavailable: {!r}", request.method, exc)
+            raise ServiceUnavailable("Database unavailable") from exc
+
+    return Method(guarded, method.schema)
 
 
 async def _ping_postgres(ctx: WorkerContext) -> None:

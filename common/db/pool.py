@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import asyncpg
 import orjson
+from loguru import logger
 
 from common.config import Settings
+
+# What asyncpg raises when PostgreSQL is down, restarting or unreachable; a
+# handler failing with one of these answers 503, not 500.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -34,3 +49,18 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         init=_init_connection,
     )
     return pool
+
+
+async def wait_for_pool(settings: Settings, *, patience: float = 30.0) -> asyncpg.Pool:
+    """``create_pool``, retried while PostgreSQL is still starting (as under compose)."""
+    give_up = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            return await create_pool(settings)
+        except DATABASE_UNAVAILABLE as exc:
+            if time.monotonic() > give_up:
+                raise
+            logger.warning("PostgreSQL not reachable yet ({}); retrying in {:.1f}s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
