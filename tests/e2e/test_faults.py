@@ -115,8 +115,9 @@ async def test_kill_9_of_a_user_worker_loses_nothing(
 
     statuses = Counter(status for _, status in results)
     created = await existing(servers.database_url, names)
-    health = httpx.get(f"{stack.url}/health").json()
-    survivor_rpc = httpx.get(f"{survivor.url}/health").json()["rpc"]
+    async with httpx.AsyncClient(timeout=5) as probe:
+        health = (await probe.get(f"{stack.url}/health")).json()
+        survivor_rpc = (await probe.get(f"{survivor.url}/health")).json()["rpc"]
     redelivered = survivor_rpc.get("-", {}).get("redelivered", 0)
     print(
         f"\nkill -9: {len(names)} requests, responses {dict(statuses)}, rows {len(created)}, "
@@ -196,12 +197,12 @@ async def test_postgres_restart_under_load(
         own_postgres.stop()
         await asyncio.sleep(1.0)
         during = Counter(status for _, status in load.results[-8:])
-        worker_health_during = httpx.get(f"{user_worker.url}/health").status_code
+        worker_health_during = (await client.get(f"{user_worker.url}/health")).status_code
         own_postgres.start()
         await until_registration_succeeds(client, "afterpg_")
         await asyncio.sleep(1.0)
         results = await load.stop()
-        worker_health_after = httpx.get(f"{user_worker.url}/health").status_code
+        worker_health_after = (await client.get(f"{user_worker.url}/health")).status_code
 
     statuses = Counter(status for _, status in results)
     created = set(await existing(database_url, [name for name, _ in results]))
