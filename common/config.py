@@ -65,6 +65,24 @@ class _Env:
             raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
         return value
 
+    def port(self, name: str, default: int, *, listen: bool = False) -> int:
+        """A port number.
+
+        Kubernetes service links put ``tcp://host:port`` in variables such as
+        REDIS_PORT (for a Service named ``redis``): for a port we connect to
+        that names the right port; for one we listen on it is not ours, so the
+        default stands.
+        """
+        raw = self.text(name)
+        if raw is not None and raw.startswith("tcp://"):
+            linked = raw.rpartition(":")[2]
+            if listen:
+                return default
+            if not linked.isdigit():
+                raise ConfigError(f"{name} must be a port number (got {raw!r})")
+            return int(linked)
+        return self.integer(name, default, high=65535)
+
     def duration(self, name: str, default: float) -> float:
         raw = self.text(name)
         return default if raw is None else parse_duration(name, raw)
@@ -116,13 +134,14 @@ class Settings:
             raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)} (got {app_env!r})")
         production = app_env == "production"
 
-        port = env.integer("PORT", 0, low=0, high=65535)
+        port = env.port("PORT", 0, listen=True)
         ports = {
-            service: port or env.integer(PORT_VARIABLES[service], default, high=65535)
+            service: port or env.port(PORT_VARIABLES[service], default, listen=True)
             for service, default in DEFAULT_PORTS.items()
         }
 
-        cpus = os.cpu_count() or 2
+        # The CPUs this process may use (a container's share), not the host's.
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         db_pool_max = env.integer("DB_POOL_MAX", 10, high=1000)
         return cls(
             app_env="production" if production else "development",
@@ -142,7 +161,7 @@ class Settings:
             db_pool_min=env.integer("DB_POOL_MIN", 1, low=0, high=db_pool_max),
             db_pool_max=db_pool_max,
             heartbeat_interval=env.duration("HEARTBEAT_INTERVAL", 1.0),
-            password_threads=env.integer("PASSWORD_THREADS", cpus, high=256),
+            password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
         )
 
 
@@ -154,7 +173,7 @@ def _database_url(env: _Env) -> str:
     password = env.text("DB_PASSWORD")
     auth = f"{user}:{quote(password, safe='')}" if password else user
     host = env.text("DB_HOST", "localhost")
-    port = env.integer("DB_PORT", 5432, high=65535)
+    port = env.port("DB_PORT", 5432)
     name = env.text("DB_NAME", "microservices")
     return f"postgresql://{auth}@{host}:{port}/{name}"
 
@@ -166,7 +185,7 @@ def _redis_url(env: _Env) -> str:
     password = env.text("REDIS_PASSWORD")
     auth = f":{quote(password, safe='')}@" if password else ""
     host = env.text("REDIS_HOST", "localhost")
-    port = env.integer("REDIS_PORT", 6379, high=65535)
+    port = env.port("REDIS_PORT", 6379)
     return f"redis://{auth}{host}:{port}/0"
 
 

@@ -8,6 +8,8 @@ import sys
 from loguru import logger
 
 from common.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
+from common.db.migrations import MigrationError
+from common.db.queries import QueryFileError
 from common.logging import configure_logging
 from common.worker import MethodsFactory, Worker
 
@@ -32,6 +34,8 @@ def run_worker(service: str, build_methods: MethodsFactory) -> None:
     worker = Worker(settings, service, build_methods)
     try:
         asyncio.run(worker.run())
-    except OSError as exc:
+    except (OSError, QueryFileError, MigrationError) as exc:
+        # Unreachable database, or a schema the queries do not match (in
+        # production: migrations not applied yet). Say so; no traceback.
         logger.error("{} worker cannot start: {}", service, exc)
         raise SystemExit(1) from None

@@ -1,4 +1,5 @@
-"""The one HTTP port a worker opens: ``GET /health``, JSON, 200 or 503.
+"""The one HTTP port a worker opens: ``GET /health`` (200 or 503, with its
+dependencies) and ``GET /health/live`` (200 while the process answers).
 
 Deliberately tiny (asyncio streams, HTTP/1.0 style: one request per
 connection) so that a worker carries no web framework and exposes nothing
@@ -59,12 +60,17 @@ class HealthServer:
             writer.close()
 
     async def _respond(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
-        if len(parts) < 2 or parts[1].split("?")[0] != "/health":
+        path = parts[1].split("?")[0] if len(parts) >= 2 else ""
+        if path not in ("/health", "/health/live"):
             return 404, {"success": False, "error": {"code": "not_found", "message": "Not found"}}
         if parts[0] not in ("GET", "HEAD"):
             return 405, {
                 "success": False,
                 "error": {"code": "method_not_allowed", "message": "Method not allowed"},
             }
+        if path == "/health/live":
+            # Liveness: the loop answers. Dependencies are /health's business, so a
+            # database outage does not get every worker restarted.
+            return 200, {"status": "alive"}
         healthy, body = await self._check()
         return (200 if healthy else 503), body

@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(login, "/api/auth/login", methods=["POST"])
     app.add_route(change_password, "/api/auth/change-password", methods=["PUT"])
     app.add_route(health, "/health", methods=["GET"])
+    app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
     return app
 
@@ -189,6 +190,11 @@ async def health(request: Request) -> HTTPResponse:
         "rpc": ctx.stats.snapshot(),
     }
     return json_response(body, status=200 if healthy else 503)
+
+
+async def alive(request: Request) -> HTTPResponse:
+    """Liveness for orchestrators: the process answers, whatever its dependencies."""
+    return json_response({"status": "alive"})
 
 
 async def services(request: Request) -> HTTPResponse:
