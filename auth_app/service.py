@@ -11,6 +11,7 @@ import asyncpg
 from loguru import logger
 from redis.exceptions import RedisError
 
+from auth_app.throttle import LoginThrottle
 from common.db.idempotency import once_per_message, run_once
 from common.errors import InvalidCredentials, InvalidToken, ServiceUnavailable
 from common.rpc.message import Request
@@ -28,6 +29,12 @@ class AuthService:
     def __init__(self, ctx: WorkerContext) -> None:
         self._ctx = ctx
         self._sessions = SessionCache(ctx.redis, ctx.keys)
+        self._throttle = LoginThrottle(
+            ctx.redis,
+            ctx.keys,
+            max_failures=ctx.settings.login_max_failures,
+            window=ctx.settings.login_failure_window,
+        )
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -38,12 +45,15 @@ class AuthService:
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
+        await self._throttle.check(params["login"])
         async with ctx.pool.acquire() as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
         hashed = user["password_hash"] if user is not None else None
         # Runs even for an unknown user, so timing does not reveal who exists.
         if not await ctx.hasher.verify(params["password"], hashed) or user is None:
+            await self._throttle.failed(params["login"])
             raise InvalidCredentials("Invalid username or password")
+        await self._throttle.succeeded(params["login"])
 
         async with ctx.pool.acquire() as conn, conn.transaction():
             session_id = await ctx.queries.value(conn, "next_session_id")

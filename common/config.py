@@ -112,6 +112,9 @@ class Settings:
     heartbeat_interval: float
     # Threads for bcrypt; each hash takes a core for tens of milliseconds.
     password_threads: int
+    # Failed logins an account name may have within the window before 429.
+    login_max_failures: int
+    login_failure_window: float
 
     @property
     def is_production(self) -> bool:
@@ -162,6 +165,8 @@ class Settings:
             db_pool_max=db_pool_max,
             heartbeat_interval=env.duration("HEARTBEAT_INTERVAL", 1.0),
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
+            login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
+            login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
         )
 
 

@@ -43,5 +43,6 @@ class Keys:
         """``"1"`` while a login session is live, ``"0"`` once it has ended."""
         return f"{self.prefix}:session:{session_id}"
 
-    def recovery_lock(self, service: str) -> str:
-        return f"{self.prefix}:recovering:{service}"
+    def login_failures(self, login_digest: str) -> str:
+        """Failed logins for one account name (hashed: no emails in key names)."""
+        return f"{self.prefix}:login-failures:{login_digest}"

@@ -70,6 +70,8 @@ def render_error(request: Request, exc: Exception) -> HTTPResponse:
     headers = {"X-Request-ID": request_id}
     if error.code in RETRYABLE_CODES:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(error.details.get("retry_after"), int):
+        headers["Retry-After"] = str(error.details["retry_after"])
     if error.code == MethodNotAllowed.code and isinstance(exc, SanicException) and exc.headers:
         headers.update({str(k): str(v) for k, v in exc.headers.items()})
     return json_response(
