@@ -46,12 +46,13 @@ class HealthServer:
             # Headers are read and ignored; a health probe sends no body.
             while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
                 pass
-            status, body = await self._respond(request_line.decode("latin-1").split())
+            parts = request_line.decode("latin-1").split()
+            status, body = await self._respond(parts)
             payload = json_codec.dumps(body)
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
+                + (b"" if parts[:1] == ["HEAD"] else payload)
             )
             await writer.drain()
         except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:

@@ -31,7 +31,8 @@ def command_client(url: str, *, max_connections: int = 16) -> Redis:
         retry=Retry(NoBackoff(), 1),
         retry_on_error=[RedisConnectionError],
     )
-    return Redis(connection_pool=pool)
+    # from_pool: the client owns the pool, so aclose() closes its connections.
+    return Redis.from_pool(pool)
 
 
 def blocking_client(url: str, *, block_seconds: float) -> Redis:
@@ -42,4 +43,4 @@ def blocking_client(url: str, *, block_seconds: float) -> Redis:
         socket_timeout=block_seconds + COMMAND_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)

@@ -22,7 +22,8 @@ from marshmallow import (
 
 from common.security.passwords import MAX_PASSWORD_BYTES
 
-USERNAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+# \A and \Z, not ^ and $: "$" also matches before a trailing newline.
+USERNAME = re.compile(r"\A[A-Za-z0-9_]{3,50}\Z")
 MIN_PASSWORD_LENGTH = 8
 MAX_EMAIL_LENGTH = 100
 

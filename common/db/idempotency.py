@@ -52,10 +52,15 @@ async def run_once(
         return result
 
 
-async def stored_reply(pool: asyncpg.Pool, queries: Queries, message_id: str) -> Any | None:
+async def stored_reply(
+    pool: asyncpg.Pool, queries: Queries, message_id: str
+) -> asyncpg.Record | None:
+    """The row of a completed id (its ``reply`` may be JSON null), or None."""
     async with pool.acquire() as conn:
-        row = await queries.one(conn, "completed_reply", message_id=message_id)
-    return row["reply"] if row is not None else None
+        row: asyncpg.Record | None = await queries.one(
+            conn, "completed_reply", message_id=message_id
+        )
+    return row
 
 
 async def once_per_message(
@@ -75,7 +80,7 @@ async def once_per_message(
     stored = await stored_reply(pool, queries, request.id)
     if stored is not None:
         on_replay()
-        return cast(T, stored)
+        return cast(T, stored["reply"])
     try:
         return await run()
     except AlreadyCompleted as done:

@@ -19,11 +19,14 @@ import asyncpg
 
 Operation = Literal["many", "one", "value", "execute"]
 _OPERATIONS: dict[str, Operation] = {"": "many", "^": "one", "$": "value", "!": "execute"}
+_LOOKS_LIKE_HEADER = re.compile(r"^--\s*name\s*:", re.IGNORECASE)
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)(?P<op>[\^$!]?)\s*$")
 # Quoted text and comments pass through untouched; ``::`` casts are not params.
 _SQL_TOKENS = re.compile(
     r"(?P<skip>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|::)|(?<!:):(?P<param>[A-Za-z_]\w*)"
 )
+
+_COMMENT = re.compile(r"--[^\n]*")
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
@@ -58,7 +61,7 @@ def _compile(name: str, operation: Operation, body: str, source: str) -> Query:
         return f"${params.index(param) + 1}"
 
     sql = _SQL_TOKENS.sub(number, body).strip()
-    if not sql:
+    if not _COMMENT.sub("", sql).strip():
         raise QueryFileError(f"{source}: query {name} has no SQL")
     return Query(name, operation, sql, tuple(params), source)
 
@@ -75,7 +78,7 @@ def parse_file(path: Path) -> list[Query]:
             queries.append(_compile(name, operation, "\n".join(body), f"{path.name}:{line}"))
 
     for number, line in enumerate(lines, start=1):
-        if line.lstrip().lower().startswith("-- name:"):
+        if _LOOKS_LIKE_HEADER.match(line.strip()):
             match = _HEADER.match(line.strip())
             if not match:
                 raise QueryFileError(f"{path.name}:{number}: malformed header {line.strip()!r}")

@@ -16,7 +16,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.context import deadline_var, request_id_var
-from common.errors import DeadlineExceeded, NoResponders, Overloaded, ServiceUnavailable
+from common.errors import (
+    DeadlineExceeded,
+    GatehouseError,
+    NoResponders,
+    Overloaded,
+    ServiceUnavailable,
+)
 from common.keys import Keys
 from common.rpc import scripts
 from common.rpc.batching import Batcher
@@ -62,6 +68,7 @@ class RpcClient:
         self._push = redis.register_script(scripts.PUSH_BOUNDED)
         self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests)
         self._reader: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def inflight(self) -> int:
@@ -71,9 +78,13 @@ class RpcClient:
         self._reader = asyncio.create_task(self._read_replies(), name="rpc-reply-reader")
 
     async def close(self) -> None:
+        self._closing = True
         if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            # On 3.11 a cancel that lands as redis-py's inner wait_for completes
+            # can be swallowed; insist until the reader has really stopped.
+            while not self._reader.done():
+                self._reader.cancel()
+                await asyncio.wait({self._reader}, timeout=0.1)
             # A blocking pop cut short leaves its connection in an unknown state.
             await self._blocking_redis.connection_pool.disconnect()
         for future in self._pending.values():
@@ -118,14 +129,15 @@ class RpcClient:
         self._outbox.add((request, future))
         try:
             reply = await asyncio.wait_for(future, request.remaining())
+            return reply.unwrap()
         except TimeoutError:
             self.stats.count(method, "timeouts")
             raise DeadlineExceeded() from None
+        except GatehouseError as exc:
+            self.stats.error(method, exc.code)
+            raise
         finally:
             self._pending.pop(request.id, None)
-        if not reply.ok:
-            self.stats.error(method, str(reply.error.get("code") if reply.error else None))
-        return reply.unwrap()
 
     async def _require_responders(self, service: str) -> None:
         checked_at, alive = self._liveness.get(service, (0.0, False))
@@ -164,7 +176,7 @@ class RpcClient:
 
     async def _read_replies(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._closing:
             try:
                 popped = await self._blocking_redis.blmpop(
                     REPLY_BLOCK_SECONDS, 1, self.reply_to, direction="RIGHT", count=REPLY_BATCH

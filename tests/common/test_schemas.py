@@ -43,10 +43,6 @@ def test_register_refuses_usernames(username: str) -> None:
     assert "username" in errors_of(RegisterParams(), {**GOOD, "username": username})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: common/schemas.py USERNAME uses '$', which also matches before a final newline",
-)
 @pytest.mark.parametrize("username", ["ada\n", "x" * 50 + "\n"])
 def test_register_refuses_a_trailing_newline_in_usernames(username: str) -> None:
     assert "username" in errors_of(RegisterParams(), {**GOOD, "username": username})

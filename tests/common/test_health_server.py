@@ -1,0 +1,157 @@
+"""The workers' one HTTP port: GET /health, and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from common.health_server import HealthServer
+
+
+class Check:
+    def __init__(self) -> None:
+        self.healthy = True
+        self.calls = 0
+
+    async def __call__(self) -> tuple[bool, dict[str, Any]]:
+        self.calls += 1
+        return self.healthy, {"status": "healthy" if self.healthy else "unhealthy", "n": 1}
+
+
+@pytest.fixture
+def check() -> Check:
+    return Check()
+
+
+@pytest.fixture
+async def server(check: Check) -> AsyncIterator[HealthServer]:
+    health = HealthServer(check, host="127.0.0.1", port=0)
+    await health.start()
+    yield health
+    await health.close()
+
+
+async def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read until the server closes; status, headers, body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def request(method: str, path: str) -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: probe\r\n\r\n".encode()
+
+
+async def test_the_port_is_chosen_by_the_system(server: HealthServer) -> None:
+    assert server.port > 0
+
+
+async def test_healthy_is_200_with_the_checks_body(server: HealthServer, check: Check) -> None:
+    status, headers, body = await exchange(server.port, request("GET", "/health"))
+
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body)
+    assert json.loads(body) == {"status": "healthy", "n": 1}
+    assert check.calls == 1
+
+
+async def test_unhealthy_is_503(server: HealthServer, check: Check) -> None:
+    check.healthy = False
+
+    status, _, body = await exchange(server.port, request("GET", "/health"))
+
+    assert status == 503
+    assert json.loads(body)["status"] == "unhealthy"
+
+
+async def test_liveness_is_200_whatever_the_check_says(server: HealthServer, check: Check) -> None:
+    check.healthy = False
+
+    status, _, body = await exchange(server.port, request("GET", "/health/live"))
+
+    assert status == 200
+    assert json.loads(body) == {"status": "alive"}
+    assert check.calls == 0
+
+
+async def test_liveness_refuses_other_methods(server: HealthServer) -> None:
+    status, _, _ = await exchange(server.port, request("POST", "/health/live"))
+
+    assert status == 405
+
+
+async def test_a_query_string_is_ignored(server: HealthServer) -> None:
+    status, _, _ = await exchange(server.port, request("GET", "/health?verbose=1"))
+
+    assert status == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/health/extra", "/metrics", "/api/users"])
+async def test_other_paths_are_404(server: HealthServer, check: Check, path: str) -> None:
+    status, _, body = await exchange(server.port, request("GET", path))
+
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "not_found"
+    assert check.calls == 0
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+async def test_other_methods_are_405(server: HealthServer, check: Check, method: str) -> None:
+    status, _, body = await exchange(server.port, request(method, "/health"))
+
+    assert status == 405
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    assert check.calls == 0
+
+
+async def test_a_garbage_request_line_is_404_and_the_server_keeps_serving(
+    server: HealthServer,
+) -> None:
+    status, _, _ = await exchange(server.port, b"garbage\r\n\r\n")
+
+    assert status == 404
+    assert (await exchange(server.port, request("GET", "/health")))[0] == 200
+
+
+async def test_a_client_that_hangs_up_does_not_stop_the_server(server: HealthServer) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.close()
+    await writer.wait_closed()
+
+    assert (await exchange(server.port, request("GET", "/health")))[0] == 200
+
+
+async def test_each_request_reads_the_check_afresh(server: HealthServer, check: Check) -> None:
+    first, _, _ = await exchange(server.port, request("GET", "/health"))
+    check.healthy = False
+    second, _, _ = await exchange(server.port, request("GET", "/health"))
+
+    assert (first, second) == (200, 503)
+    assert check.calls == 2
+
+
+async def test_after_close_the_port_refuses_connections(check: Check) -> None:
+    health = HealthServer(check, host="127.0.0.1", port=0)
+    await health.start()
+    port = health.port
+    await health.close()
+
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
