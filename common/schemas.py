@@ -85,7 +85,8 @@ class LoginParams(_Params):
     # Not checked against the password rules: a login only compares.
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
-    @validates_schema
+    # Also when a field failed, so that {} names both missing fields.
+    @validates_schema(skip_on_field_errors=False)
     def has_login(self, data: dict[str, Any], **_: Any) -> None:
         if not data.get("username") and not data.get("email"):
             raise ValidationError("Missing data for required field.", "username")

@@ -1,9 +1,9 @@
 """Redis mirror of session liveness, read by the gateway on every bearer call.
 
-PostgreSQL is the truth. The auth worker writes ``1`` when a session starts
-and ``0`` when it ends, each expiring with the token, so the gateway answers
-from one GET; on a miss (Redis lost its data) it asks the auth worker, which
-reads PostgreSQL and writes the answer back.
+PostgreSQL is the truth. The auth worker writes the owner's user id when a
+session starts and ``0`` when it ends, each expiring with the token, so the
+gateway answers from one GET; on a miss (Redis lost its data) it asks the
+auth worker, which reads PostgreSQL and writes the answer back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 
 from common.keys import Keys
 
-LIVE = b"1"
 ENDED = b"0"
 
 
@@ -31,15 +30,17 @@ class SessionCache:
         self._redis = redis
         self._keys = keys
 
-    async def is_live(self, session_id: int) -> bool | None:
-        """True or False when Redis knows, None when it must be asked of PostgreSQL."""
+    async def is_live_for(self, session_id: int, user_id: int) -> bool | None:
+        """Whether the session is live and ``user_id``'s; None when Redis does not know."""
         state = await self._redis.get(self._keys.session(session_id))
         if state is None:
             return None
-        return bool(state == LIVE)
+        return bool(state != ENDED and state == str(user_id).encode())
 
-    async def mark_live(self, session_id: int, expires_at: datetime | float) -> None:
-        await self._redis.set(self._keys.session(session_id), LIVE, ex=_seconds_until(expires_at))
+    async def mark_live(self, session_id: int, user_id: int, expires_at: datetime | float) -> None:
+        await self._redis.set(
+            self._keys.session(session_id), str(user_id), ex=_seconds_until(expires_at)
+        )
 
     async def mark_ended(self, sessions: Iterable[tuple[int, datetime | float]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:

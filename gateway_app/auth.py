@@ -26,7 +26,7 @@ async def authenticate(
     """Claims of a valid token whose session is still live; 401 otherwise."""
     claims = tokens.verify(bearer_token(request))
     try:
-        live = await sessions.is_live(claims.session_id)
+        live = await sessions.is_live_for(claims.session_id, claims.user_id)
     except RedisError as exc:
         raise ServiceUnavailable("Session store unreachable") from exc
     if live is None:
