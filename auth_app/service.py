@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from auth_app.throttle import LoginThrottle
 from common.db.idempotency import once_per_message, run_once
+from common.db.pool import connection
 from common.errors import InvalidCredentials, InvalidToken, ServiceUnavailable
 from common.rpc.message import Request
 from common.rpc.server import Method
@@ -46,7 +47,7 @@ class AuthService:
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         await self._throttle.check(params["login"])
-        async with ctx.pool.acquire() as conn:
+        async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
         hashed = user["password_hash"] if user is not None else None
         # Runs even for an unknown user, so timing does not reveal who exists.
@@ -55,7 +56,7 @@ class AuthService:
             raise InvalidCredentials("Invalid username or password")
         await self._throttle.succeeded(params["login"])
 
-        async with ctx.pool.acquire() as conn, conn.transaction():
+        async with connection(ctx.pool) as conn, conn.transaction():
             session_id = await ctx.queries.value(conn, "next_session_id")
             token, expires = ctx.tokens.issue(user_id=user["id"], session_id=session_id)
             await ctx.queries.execute(
@@ -90,7 +91,7 @@ class AuthService:
     async def _change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         user_id = params["user_id"]
-        async with ctx.pool.acquire() as conn:
+        async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_credentials", user_id=user_id)
         if user is None:
             raise InvalidToken("The token's user no longer exists")
@@ -126,7 +127,7 @@ class AuthService:
     async def check_session(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         """Liveness of a session from PostgreSQL, written back to Redis."""
         ctx = self._ctx
-        async with ctx.pool.acquire() as conn:
+        async with connection(ctx.pool) as conn:
             row = await ctx.queries.one(conn, "get_session", session_id=params["session_id"])
         if row is None:
             return {"live": False, "user_id": None}

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from common import json_codec
 from common.db.idempotency import once_per_message, run_once
+from common.db.pool import connection
 from common.errors import Conflict, NotFound
 from common.rpc.message import Request
 from common.rpc.server import Method
@@ -72,7 +73,7 @@ class UserService:
         return result
 
     async def profile(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        async with self._ctx.pool.acquire() as conn:
+        async with connection(self._ctx.pool) as conn:
             row = await self._ctx.queries.one(conn, "get_user_profile", user_id=params["user_id"])
         if row is None:
             raise NotFound("User not found")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 
+from common.db.pool import connection
 from common.db.queries import Queries
 from common.rpc.message import Request
 
@@ -40,7 +41,7 @@ async def run_once(
     so the caller can tell a replay from a first run (it should not, for
     instance, publish an event twice).
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with connection(pool) as conn, conn.transaction():
         claimed = await queries.value(
             conn, "claim_message", message_id=request.id, method=request.method
         )
@@ -56,7 +57,7 @@ async def stored_reply(
     pool: asyncpg.Pool, queries: Queries, message_id: str
 ) -> asyncpg.Record | None:
     """The row of a completed id (its ``reply`` may be JSON null), or None."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         row: asyncpg.Record | None = await queries.one(
             conn, "completed_reply", message_id=message_id
         )
@@ -89,7 +90,7 @@ async def once_per_message(
 
 
 async def purge_completed(pool: asyncpg.Pool, queries: Queries) -> int:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         purged: int = await queries.value(
             conn, "purge_completed", keep_seconds=KEEP_COMPLETED_SECONDS
         )

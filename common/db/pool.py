@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import orjson
@@ -20,6 +22,9 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    # asyncpg's protocol state machine trips over a connection the server
+    # drops mid-operation ("cannot switch to state ..."): seen on shutdown.
+    asyncpg.InternalClientError,
 )
 
 
@@ -64,3 +69,22 @@ async def wait_for_pool(settings: Settings, *, patience: float = 30.0) -> asyncp
             logger.warning("PostgreSQL not reachable yet ({}); retrying in {:.1f}s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """``pool.acquire()``, except that failing to hand the connection back does
+    not fail the work done on it.
+
+    Releasing resets the connection; if PostgreSQL dropped it just after a
+    COMMIT, the reset fails, yet the transaction stands and its result must
+    reach the caller. The pool discards such a connection by itself.
+    """
+    conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        try:
+            await pool.release(conn)
+        except DATABASE_UNAVAILABLE as exc:
+            logger.warning("connection dropped on release: {!r}", exc)
