@@ -115,6 +115,8 @@ class RpcServer:
         await self._drain()
 
     async def _wait_for_capacity(self) -> None:
+        if self._capacity.is_set():
+            return
         stop = asyncio.ensure_future(self._stopping.wait())
         capacity = asyncio.ensure_future(self._capacity.wait())
         await asyncio.wait({stop, capacity}, return_when=asyncio.FIRST_COMPLETED)
