@@ -187,11 +187,13 @@ class Worker:
             logger.warning(
                 "instance {} is gone: {} request(s) requeued, {} expired",
                 recovery.instance,
-                recovery.requeued,
-                recovery.expired,
+                sum(recovery.requeued.values()),
+                sum(recovery.expired.values()),
             )
-            self._stats.count("-", "redelivered", recovery.requeued)
-            self._stats.count("-", "dropped_expired", recovery.expired)
+            for method, count in recovery.requeued.items():
+                self._stats.count(method, "redelivered", count)
+            for method, count in recovery.expired.items():
+                self._stats.count(method, "dropped_expired", count)
 
     async def _purge(self) -> None:
         assert self.ctx is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,9 +25,11 @@ from common.rpc.message import now_ms
 
 @dataclass(frozen=True, slots=True)
 class Recovery:
+    """What was done with a dead instance's taken requests, counted by method."""
+
     instance: str
-    requeued: int
-    expired: int
+    requeued: dict[str, int]
+    expired: dict[str, int]
 
 
 class Registry:
@@ -87,7 +90,7 @@ class Registry:
         recoveries = []
         for raw_id in cast(list[bytes], dead):
             instance = raw_id.decode()
-            requeued, expired = await self._recover(
+            outcome = await self._recover(
                 keys=[
                     self._keys.instances(service),
                     self._keys.processing(service, instance),
@@ -96,8 +99,16 @@ class Registry:
                 ],
                 args=[instance, now],
             )
-            if requeued >= 0:
-                recoveries.append(Recovery(instance, int(requeued), int(expired)))
+            if outcome == 0:
+                continue  # it came back to life
+            requeued, expired = outcome
+            recoveries.append(
+                Recovery(
+                    instance,
+                    dict(Counter(m.decode() for m in requeued)),
+                    dict(Counter(m.decode() for m in expired)),
+                )
+            )
         return recoveries
 
 

@@ -29,25 +29,28 @@ return items
 # still dead, so concurrent recoverers and a late heartbeat cannot race.
 # KEYS[1] instances zset; KEYS[2] processing list; KEYS[3] queue; KEYS[4] info key
 # ARGV[1] instance id; ARGV[2] now in epoch ms.
-# Returns {requeued, expired}, or {-1, 0} when the instance is alive again.
+# Returns {requeued methods, expired methods} (one name per request, '-' for
+# one that is not a request), or 0 when the instance is alive again.
 RECOVER_INSTANCE = """
 local now = tonumber(ARGV[2])
 local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if expires and tonumber(expires) > now then
-  return {-1, 0}
+  return 0
 end
-local requeued, expired = 0, 0
+local requeued, expired = {}, {}
 while true do
   -- Newest first, each pushed to the consuming end, so the oldest runs first.
   local raw = redis.call('LPOP', KEYS[2])
   if not raw then break end
   local ok, message = pcall(cjson.decode, raw)
-  local deadline = ok and type(message) == 'table' and tonumber(message['deadline'])
+  local valid = ok and type(message) == 'table'
+  local deadline = valid and tonumber(message['deadline'])
+  local method = valid and type(message['method']) == 'string' and message['method'] or '-'
   if deadline and deadline > now then
     redis.call('RPUSH', KEYS[3], raw)
-    requeued = requeued + 1
+    requeued[#requeued + 1] = method
   else
-    expired = expired + 1
+    expired[#expired + 1] = method
   end
 end
 redis.call('ZREM', KEYS[1], ARGV[1])

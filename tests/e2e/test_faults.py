@@ -118,7 +118,7 @@ async def test_kill_9_of_a_user_worker_loses_nothing(
     async with httpx.AsyncClient(timeout=5) as probe:
         health = (await probe.get(f"{stack.url}/health")).json()
         survivor_rpc = (await probe.get(f"{survivor.url}/health")).json()["rpc"]
-    redelivered = survivor_rpc.get("-", {}).get("redelivered", 0)
+    redelivered = survivor_rpc["user.register"].get("redelivered", 0)
     print(
         f"\nkill -9: {len(names)} requests, responses {dict(statuses)}, rows {len(created)}, "
         f"redelivered {redelivered}, replayed {survivor_rpc['user.register'].get('replayed', 0)}"

@@ -629,7 +629,9 @@ async def test_recover_dead_requeues_a_dead_instances_work(harness: Harness) -> 
 
     recoveries = await harness.registry.recover_dead(SERVICE)
 
-    assert recoveries == [Recovery("dead-1", requeued=3, expired=2)]
+    assert recoveries == [
+        Recovery("dead-1", requeued={"svc.echo": 3}, expired={"svc.echo": 1, "-": 1})
+    ]
     assert await redis.exists(processing) == 0
     assert await redis.zscore(keys.instances(SERVICE), "dead-1") is None
     assert await redis.exists(keys.instance_info(SERVICE, "dead-1")) == 0
@@ -667,7 +669,9 @@ async def test_recovered_work_is_answered_to_the_waiting_caller(
     await redis.zadd(keys.instances(SERVICE), {"doomed-1": now_ms() - 1})
     await harness.server(recorder.methods())
 
-    assert await harness.registry.recover_dead(SERVICE) == [Recovery("doomed-1", 1, 0)]
+    assert await harness.registry.recover_dead(SERVICE) == [
+        Recovery("doomed-1", {"svc.echo": 1}, {})
+    ]
     assert await call == {"echo": {"orphan": True}, "method": "svc.echo"}
 
 
