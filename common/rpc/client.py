@@ -36,6 +36,8 @@ REPLY_BATCH = 256
 # How long a "service X has live instances" answer is trusted.
 LIVENESS_CACHE_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 2.0
+# Ids of calls that timed out, kept to name the method of a late reply.
+GAVE_UP_MEMORY = 10_000
 
 _Outgoing = tuple[Request, "asyncio.Future[Reply]"]
 
@@ -69,6 +71,7 @@ class RpcClient:
         self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests)
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
+        self._gave_up: dict[str, str] = {}
 
     @property
     def inflight(self) -> int:
@@ -132,12 +135,19 @@ class RpcClient:
             return reply.unwrap()
         except TimeoutError:
             self.stats.count(method, "timeouts")
+            self._remember_gave_up(request.id, method)
             raise DeadlineExceeded() from None
         except GatehouseError as exc:
             self.stats.error(method, exc.code)
             raise
         finally:
             self._pending.pop(request.id, None)
+
+    def _remember_gave_up(self, message_id: str, method: str) -> None:
+        """So that a late reply is counted under its method; bounded, oldest out."""
+        self._gave_up[message_id] = method
+        if len(self._gave_up) > GAVE_UP_MEMORY:
+            del self._gave_up[next(iter(self._gave_up))]
 
     async def _require_responders(self, service: str) -> None:
         checked_at, alive = self._liveness.get(service, (0.0, False))
@@ -200,7 +210,8 @@ class RpcClient:
             return
         future = self._pending.get(reply.id)
         if future is None or future.done():
-            # Its caller gave up (deadline) or another copy already answered.
-            self.stats.count("-", "late_replies")
+            # Its caller gave up (deadline), or another copy already answered;
+            # "-" when the id is unknown or long forgotten.
+            self.stats.count(self._gave_up.pop(reply.id, "-"), "late_replies")
             return
         future.set_result(reply)

@@ -373,13 +373,13 @@ async def test_a_late_reply_is_counted_and_not_delivered_to_a_later_call(
     with pytest.raises(DeadlineExceeded):
         await client.call("svc.slow", {}, timeout=0.2)
     release.set()
-    await eventually(lambda: client.stats.get("-", "late_replies") == 1)
+    await eventually(lambda: client.stats.get("svc.slow", "late_replies") == 1)
 
     assert await client.call("svc.echo", {"after": True}) == {
         "echo": {"after": True},
         "method": "svc.echo",
     }
-    assert client.stats.get("-", "late_replies") == 1
+    assert client.stats.get("svc.slow", "late_replies") == 1
 
 
 async def test_a_stray_reply_is_counted_as_late(harness: Harness) -> None:
