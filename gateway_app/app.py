@@ -107,14 +107,19 @@ async def _heartbeat(app: Sanic[Any, Any]) -> None:
 
 
 async def _tag_request(request: Request) -> None:
+    request.ctx.started = time.perf_counter()
     request.ctx.request_id = accept_request_id(request.headers.get("x-request-id"))
     request_id_var.set(request.ctx.request_id)
 
 
 async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
+    """Echo the request id and write the access line (no query string: it may hold secrets)."""
     request_id = getattr(request.ctx, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
+    started = getattr(request.ctx, "started", None)
+    elapsed = f"{(time.perf_counter() - started) * 1000:.1f}ms" if started else "-"
+    logger.info("{} {} {} {}", request.method, request.path, response.status, elapsed)
 
 
 def _json_object(request: Request) -> dict[str, Any]:
