@@ -1,0 +1,170 @@
+"""Requests per second and latency through the gateway, for each seed flow.
+
+    python -m bench.http_flows [--seconds 5] [--concurrency 1,32] [--bcrypt-rounds 10]
+
+Starts a gateway, a user and an auth worker (PostgreSQL from DATABASE_URL,
+default the local server, in a database of its own; Redis from REDIS_URL,
+default the local server, under a prefix of its own), then drives
+register, login and profile from this process over keep-alive connections
+for a fixed time at each concurrency. Prints requests/s and median / p95 latency. The client
+shares the machine's cores with the stack, so read the figures as ratios
+between runs on one machine, not as capacity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from common import json_codec
+from tests.e2e.stack import Stack, full_stack
+
+PASSWORD = "bench-password-1"  # noqa: S105 - an account the benchmark makes
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+class KeepAliveClient:
+    """A bare HTTP/1.1 keep-alive client on asyncio streams.
+
+    httpx costs about 5 ms of client CPU per request here, which made the
+    first version of this benchmark measure httpx, not the gateway.
+    """
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, *, body: Any = None, token: str | None = None
+    ) -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self._port)
+        payload = json_codec.dumps(body) if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(payload)}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        self._writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + payload)
+        await self._writer.drain()
+        header = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(header.split(b" ", 2)[1])
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        return status, await self._reader.readexactly(length)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+Call = Callable[[KeepAliveClient, int], Awaitable[tuple[int, bytes]]]
+
+
+async def drive(
+    call: Call, port: int, concurrency: int, seconds: float
+) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal errors, counter
+        client = KeepAliveClient(port)
+        while time.perf_counter() < stop_at:
+            counter += 1
+            started = time.perf_counter()
+            status, _ = await call(client, counter)
+            latencies.append(time.perf_counter() - started)
+            errors += status >= 400
+        client.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - began), latencies, errors
+
+
+async def run(port: int, levels: list[int], seconds: float) -> None:
+    run_id = uuid.uuid4().hex[:6]
+    setup = KeepAliveClient(port)
+    account = {"username": f"b{run_id}", "email": f"b{run_id}@example.com", "password": PASSWORD}
+    await setup.request("POST", "/api/users/register", body=account)
+    _, answer = await setup.request(
+        "POST", "/api/auth/login", body={"username": f"b{run_id}", "password": PASSWORD}
+    )
+    setup.close()
+    token = json_codec.loads(answer)["token"]
+
+    def register(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        name = f"r{run_id}_{n}_{uuid.uuid4().hex[:6]}"
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        return client.request("POST", "/api/users/register", body=body)
+
+    def log_in(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        body = {"username": f"b{run_id}", "password": PASSWORD}
+        return client.request("POST", "/api/auth/login", body=body)
+
+    def profile(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        return client.request("GET", "/api/users/profile", token=token)
+
+    print(f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    for name, call in (("register", register), ("login", log_in), ("profile", profile)):
+        for level in levels:
+            rate, latencies, errors = await drive(call, port, level, seconds)
+            latencies.sort()
+            p50 = statistics.median(latencies) * 1000
+            p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
+            print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", default="1,32")
+    parser.add_argument("--bcrypt-rounds", default="10")
+    args = parser.parse_args()
+    admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    database = f"gatehouse_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{database}"'))
+    stack = Stack(
+        {
+            "DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{database}",
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "RPC_PREFIX": f"bench-http-{uuid.uuid4().hex[:6]}",
+            "JWT_SECRET": "bench-" + "x" * 40,
+            "BCRYPT_ROUNDS": args.bcrypt_rounds,
+            "LOG_LEVEL": "WARNING",
+        },
+        Path(tempfile.mkdtemp(prefix="gatehouse-http-")),
+    )
+    try:
+        full_stack(stack)
+        levels = [int(level) for level in args.concurrency.split(",")]
+        print(f"BCRYPT_ROUNDS={args.bcrypt_rounds}, one process each, {args.seconds:g}s per cell")
+        asyncio.run(run(stack.gateway.port, levels, args.seconds))
+    finally:
+        stack.stop()
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
