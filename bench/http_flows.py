@@ -24,20 +24,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
+from bench.scratch import scratch_database
 from common import json_codec
 from tests.e2e.stack import Stack, full_stack
 
 PASSWORD = "bench-password-1"  # noqa: S105 - an account the benchmark makes
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 class KeepAliveClient:
@@ -142,28 +133,27 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,32")
     parser.add_argument("--bcrypt-rounds", default="10")
     args = parser.parse_args()
-    admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database = f"gatehouse_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{database}"'))
-    stack = Stack(
-        {
-            "DATABASE_URL": admin_url.rsplit("/", 1)[0] + f"/{database}",
-            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            "RPC_PREFIX": f"bench-http-{uuid.uuid4().hex[:6]}",
-            "JWT_SECRET": "bench-" + "x" * 40,
-            "BCRYPT_ROUNDS": args.bcrypt_rounds,
-            "LOG_LEVEL": "WARNING",
-        },
-        Path(tempfile.mkdtemp(prefix="gatehouse-http-")),
-    )
-    try:
-        full_stack(stack)
-        levels = [int(level) for level in args.concurrency.split(",")]
-        print(f"BCRYPT_ROUNDS={args.bcrypt_rounds}, one process each, {args.seconds:g}s per cell")
-        asyncio.run(run(stack.gateway.port, levels, args.seconds))
-    finally:
-        stack.stop()
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    levels = [int(level) for level in args.concurrency.split(",")]
+    with scratch_database() as database_url:
+        stack = Stack(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                "RPC_PREFIX": f"bench-http-{uuid.uuid4().hex[:6]}",
+                "JWT_SECRET": "bench-" + "x" * 40,
+                "BCRYPT_ROUNDS": args.bcrypt_rounds,
+                "LOG_LEVEL": "WARNING",
+            },
+            Path(tempfile.mkdtemp(prefix="gatehouse-http-")),
+        )
+        try:
+            full_stack(stack)
+            print(
+                f"BCRYPT_ROUNDS={args.bcrypt_rounds}, one process each, {args.seconds:g}s per cell"
+            )
+            asyncio.run(run(stack.gateway.port, levels, args.seconds))
+        finally:
+            stack.stop()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 import warnings
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
@@ -138,3 +139,15 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def count_users_named_like(database_url: str, stem: str) -> int:
+    """Rows in users whose username is ``{stem}_<anything>``."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM users WHERE username LIKE $1", f"{stem}\\_%"
+        )
+    finally:
+        await conn.close()
+    return count

@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     PASSWORD,
     assert_error,
     change_password,
+    count_users_named_like,
     login,
     new_account,
     profile,
@@ -79,13 +80,7 @@ async def test_concurrent_distinct_registrations_all_succeed(
     users = [answer.json()["user"] for answer in answers]
     assert [user["username"] for user in users] == names
     assert len({user["id"] for user in users}) == 50
-    conn = await asyncpg.connect(servers.database_url)
-    try:
-        stored = await conn.fetchval(
-            "SELECT count(*) FROM users WHERE username LIKE $1", f"{stem}\\_%"
-        )
-    finally:
-        await conn.close()
+    stored = await count_users_named_like(servers.database_url, stem)
     assert stored == 50
 
 

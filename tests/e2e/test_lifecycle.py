@@ -11,13 +11,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-import asyncpg
 import httpx
 import pytest
 
 from common.config import DEVELOPMENT_JWT_SECRET
 from tests.conftest import Servers
-from tests.e2e.helpers import register
+from tests.e2e.helpers import count_users_named_like, register
 from tests.e2e.stack import APP_MODULES, Stack, free_port
 
 DRAIN_REQUESTS = 100
@@ -66,13 +65,7 @@ async def test_sigterm_drains_in_flight_work(
     assert stopping, log[-3000:]
     after_stop = log[stopping.end() :]
     assert "registered user" in after_stop, log[-3000:]
-    conn = await asyncpg.connect(servers.database_url)
-    try:
-        stored = await conn.fetchval(
-            "SELECT count(*) FROM users WHERE username LIKE $1", f"{stem}\\_%"
-        )
-    finally:
-        await conn.close()
+    stored = await count_users_named_like(servers.database_url, stem)
     assert stored == DRAIN_REQUESTS
 
 
