@@ -119,11 +119,19 @@ class RpcClient:
             headers={"request_id": request_id_var.get()},
         )
         self.stats.count(method, "calls")
-        if request.remaining() <= 0:
+        try:
+            return await self._send_and_wait(request)
+        except DeadlineExceeded:
             self.stats.count(method, "timeouts")
+            raise
+        except GatehouseError as exc:
+            self.stats.error(method, exc.code)
+            raise
+
+    async def _send_and_wait(self, request: Request) -> Any:
+        if request.remaining() <= 0:
             raise DeadlineExceeded("No time left for a nested call")
         if len(self._pending) >= self._max_inflight:
-            self.stats.error(method, Overloaded.code)
             raise Overloaded()
         await self._require_responders(request.service)
 
@@ -132,16 +140,12 @@ class RpcClient:
         self._outbox.add((request, future))
         try:
             reply = await asyncio.wait_for(future, request.remaining())
-            return reply.unwrap()
         except TimeoutError:
-            self.stats.count(method, "timeouts")
-            self._remember_gave_up(request.id, method)
+            self._remember_gave_up(request.id, request.method)
             raise DeadlineExceeded() from None
-        except GatehouseError as exc:
-            self.stats.error(method, exc.code)
-            raise
         finally:
             self._pending.pop(request.id, None)
+        return reply.unwrap()
 
     def _remember_gave_up(self, message_id: str, method: str) -> None:
         """So that a late reply is counted under its method; bounded, oldest out."""
