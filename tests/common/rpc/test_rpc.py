@@ -314,6 +314,7 @@ async def test_no_registered_instance_raises_no_responders_at_once(harness: Harn
         await client.call("ghost.anything", {})
 
     assert await harness.redis.llen(harness.keys.request_queue("ghost")) == 0
+    assert client.stats.errors("ghost.anything") == {"no_responders": 1}
 
 
 async def test_an_expired_instance_does_not_count_as_a_responder(harness: Harness) -> None:
