@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from common import json_codec
 from common.config import Settings
@@ -238,16 +239,25 @@ def run_trace(
 
         reporter = asyncio.create_task(report_timeouts())
         try:
-            async with redis.monitor() as monitor:
-                while True:
-                    # Never cancelled mid-read: MONITOR is one endless reply stream.
-                    raw = await monitor.connection.read_response()
-                    if isinstance(raw, bytes):
-                        event = parse_monitor_line(raw)
-                        if event is not None:
-                            emit(tracer.feed(event))
+            while True:
+                try:
+                    await monitor_once(redis)
+                except RedisError as exc:
+                    # A Redis restart ends MONITOR; follow it back rather than die.
+                    print(f"trace: {exc}; reconnecting", file=sys.stderr, flush=True)
+                    await asyncio.sleep(1)
         finally:
             reporter.cancel()
+
+    async def monitor_once(redis: Redis) -> None:
+        async with redis.monitor() as monitor:
+            while True:
+                # Never cancelled mid-read: MONITOR is one endless reply stream.
+                raw = await monitor.connection.read_response()
+                if isinstance(raw, bytes):
+                    event = parse_monitor_line(raw)
+                    if event is not None:
+                        emit(tracer.feed(event))
 
     try:
         asyncio.run(follow())
