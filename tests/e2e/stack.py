@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 STARTUP_SECONDS = 20.0
 APP_MODULES = {"gateway": "gateway_app", "user": "user_app", "auth": "auth_app"}
@@ -120,6 +121,18 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.wait(5)
+        self.forget_keys()
+
+    def forget_keys(self) -> None:
+        """Delete this stack's Redis keys (sessions, registry), leaving the server clean."""
+        client = redis.Redis.from_url(self.env["REDIS_URL"], socket_connect_timeout=1)
+        try:
+            for key in client.scan_iter(match=f"{self.prefix}:*", count=1000):
+                client.delete(key)
+        except redis.RedisError:
+            pass  # a test's own server, already stopped
+        finally:
+            client.close()
 
     def dump_logs(self) -> str:
         return "\n".join(
