@@ -133,26 +133,20 @@ HTTP_STATUS: dict[str, int] = {
 # Codes that tell the client to come back later; the gateway adds Retry-After.
 RETRYABLE_CODES = frozenset({ServiceUnavailable.code, NoResponders.code, Overloaded.code})
 
-_BY_CODE: dict[str, type[GatehouseError]] = {
-    cls.code: cls
-    for cls in (
-        BadRequest,
-        ValidationFailed,
-        Unauthorized,
-        InvalidCredentials,
-        InvalidToken,
-        NotFound,
-        MethodNotAllowed,
-        Conflict,
-        PayloadTooLarge,
-        RateLimited,
-        UnknownMethod,
-        ServiceUnavailable,
-        NoResponders,
-        Overloaded,
-        DeadlineExceeded,
-    )
-}
+def _known_errors() -> dict[str, type[GatehouseError]]:
+    """Every error class by its code, found by walking the hierarchy, so that a
+    new error needs only its class and its line in HTTP_STATUS."""
+    found: dict[str, type[GatehouseError]] = {}
+    pending = list(GatehouseError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not RemoteError:
+            found[cls.code] = cls
+    return found
+
+
+_BY_CODE = _known_errors()
 
 
 def http_status(code: str) -> int:
