@@ -133,6 +133,7 @@ HTTP_STATUS: dict[str, int] = {
 # Codes that tell the client to come back later; the gateway adds Retry-After.
 RETRYABLE_CODES = frozenset({ServiceUnavailable.code, NoResponders.code, Overloaded.code})
 
+
 def _known_errors() -> dict[str, type[GatehouseError]]:
     """Every error class by its code, found by walking the hierarchy, so that a
     new error needs only its class and its line in HTTP_STATUS."""
