@@ -115,6 +115,8 @@ class Settings:
     # Failed logins an account name may have within the window before 429.
     login_max_failures: int
     login_failure_window: float
+    # How long a stopping worker may spend finishing requests it has taken.
+    drain_timeout: float
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +169,7 @@ class Settings:
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
             login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
             login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
+            drain_timeout=env.duration("DRAIN_TIMEOUT", 10.0),
         )
 
 

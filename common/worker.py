@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
 
 PURGE_INTERVAL_SECONDS = 60.0
+# How long maintenance may take to notice a stop (a Redis call in progress).
+MAINTENANCE_GRACE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -65,6 +68,10 @@ class Worker:
         self._keys = Keys(settings.rpc_prefix)
         self._stats = RpcStats()
         self._stopped = asyncio.Event()
+        self._forced = asyncio.Event()
+        # Requests left unanswered at the stop (drain time out, or a second
+        # stop); a live instance redelivers them.
+        self.abandoned = 0
         self._info = describe_process(service)
         self.ctx: WorkerContext | None = None
         self.health: HealthServer | None = None
@@ -72,9 +79,21 @@ class Worker:
         self._blocking_redis: Redis | None = None
 
     def stop(self) -> None:
-        """Stop taking requests; ``run`` finishes those in flight and returns."""
-        if not self._stopped.is_set():
-            logger.info("{} worker {} stopping", self.service, self.instance)
+        """Stop taking requests; ``run`` finishes those in flight and returns.
+
+        The drain lasts at most ``DRAIN_TIMEOUT``; a second call (a second
+        SIGTERM, or SIGINT during the drain) ends it at once.
+        """
+        if self._stopped.is_set():
+            if not self._forced.is_set():
+                logger.warning(
+                    "{} worker {} stopping now, without finishing its requests",
+                    self.service,
+                    self.instance,
+                )
+            self._forced.set()
+            return
+        logger.info("{} worker {} stopping", self.service, self.instance)
         self._stopped.set()
         if self._server is not None:
             self._server.stop()
@@ -82,24 +101,46 @@ class Worker:
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         await self._start()
         assert self._server is not None
-        assert self.ctx is not None
-        if install_signal_handlers:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.stop)
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, self.stop)
         maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        serving = asyncio.create_task(self._server.run(), name="rpc-server")
+        logger.info(
+            "{} worker {} ready (health port {})",
+            self.service,
+            self.instance,
+            self.health.port if self.health else "-",
+        )
         try:
-            logger.info(
-                "{} worker {} ready (health port {})",
+            await self._serve(serving)
+        finally:
+            self._stopped.set()
+            forced = self._forced.is_set() or self.abandoned > 0
+            await _end(serving, grace=0.0)
+            await _end(maintenance, grace=0.0 if forced else MAINTENANCE_GRACE_SECONDS)
+            await self._close()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+        if not serving.cancelled():
+            serving.result()  # a crash of the server loop is not a clean stop
+
+    async def _serve(self, serving: asyncio.Task[None]) -> None:
+        """Until stopped and drained; the drain ends early at its time limit or a second stop."""
+        assert self._server is not None
+        await _first_of(serving, self._stopped.wait())
+        if serving.done():
+            return
+        await _first_of(serving, self._forced.wait(), within=self.settings.drain_timeout)
+        if not serving.done():
+            self.abandoned = self._server.abandon()
+            logger.warning(
+                "{} worker {} left {} request(s) unanswered; a live instance will redeliver them",
                 self.service,
                 self.instance,
-                self.health.port if self.health else "-",
+                self.abandoned,
             )
-            await self._server.run()
-        finally:
-            maintenance.cancel()
-            await asyncio.gather(maintenance, return_exceptions=True)
-            await self._close()
 
     async def _start(self) -> None:
         settings = self.settings
@@ -147,24 +188,31 @@ class Worker:
 
     async def _close(self) -> None:
         assert self.ctx is not None
-        try:
-            await self._registry.leave(self.service, self.instance)
-        except RedisError as exc:
-            logger.warning("could not leave the registry: {}", exc)
+        if self.abandoned:
+            # Staying registered until the entry expires is what gets the
+            # abandoned requests handed back to the queue.
+            self.ctx.pool.terminate()
+        else:
+            try:
+                await self._registry.leave(self.service, self.instance)
+            except RedisError as exc:
+                logger.warning("could not leave the registry: {}", exc)
+            await self.ctx.pool.close()
         if self.health is not None:
             await self.health.close()
         self.ctx.hasher.close()
-        await self.ctx.pool.close()
         await self.ctx.redis.aclose()
         if self._blocking_redis is not None:
             await self._blocking_redis.aclose()
         logger.info("{} worker {} stopped", self.service, self.instance)
 
     async def _maintain(self) -> None:
-        """Heartbeats, recovery of dead instances' work, and purging old records."""
+        """Heartbeats, recovery of dead instances' work, and purging old records.
+
+        Ends by itself once the worker stops, rather than by cancellation (see ``_end``).
+        """
         last_purge = 0.0
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_interval)
+        while not await _set_within(self._stopped, self.settings.heartbeat_interval):
             await self._beat()
             await self._recover()
             if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:
@@ -233,6 +281,39 @@ def _answer_503_when_database_down(method: Method) -> Method:
             raise ServiceUnavailable("Database unavailable") from exc
 
     return Method(guarded, method.schema)
+
+
+async def _first_of(
+    task: asyncio.Task[None], event_wait: Coroutine[Any, Any, Any], within: float | None = None
+) -> None:
+    """Until ``task`` finishes or ``event_wait`` returns, at most ``within`` seconds."""
+    waiter = asyncio.ensure_future(event_wait)
+    try:
+        await asyncio.wait({task, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Whether ``event`` is set within ``seconds``."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()
+
+
+async def _end(task: asyncio.Task[None], *, grace: float) -> None:
+    """Let ``task`` finish for ``grace`` seconds, then cancel it until it has.
+
+    One cancel is not enough on Python 3.11: ``asyncio.wait_for``, which
+    redis-py uses for every command it sends, drops a cancel that arrives as
+    the awaited call completes (fixed in 3.12), and the task carries on.
+    """
+    if grace > 0:
+        await asyncio.wait({task}, timeout=grace)
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
 
 
 async def _ping_postgres(ctx: WorkerContext) -> None:
