@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,33 +23,13 @@ import pytest
 
 from common.datafolder import URLS_FILE, is_held
 from tests.conftest import scratch_folder
+from tests.e2e.stack import PORT_OFFSETS, free_base_port
 
 pytestmark = pytest.mark.timeout(180)
 
 STARTUP_SECONDS = 90.0
 # Services drain, then PostgreSQL and Valkey stop; the watchdog adds honcho's wait.
 STOP_SECONDS = 45.0
-WORKER_PORT_OFFSETS = (0, 100, 200)
-
-
-def free_base_port() -> int:
-    """A port p with p, p+100 and p+200 free (honcho numbers processes that way)."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + 200 < 65536 and all(_free(base + offset) for offset in WORKER_PORT_OFFSETS):
-            return base
-    raise RuntimeError("no free port triple")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("0.0.0.0", port))  # noqa: S104 - where the services listen
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -96,7 +75,7 @@ class Up:
     def leftovers(self) -> list[str]:
         """Processes still referring to the data folder or listening on the ports."""
         data = str(self.data)
-        ports = {self.port + offset for offset in WORKER_PORT_OFFSETS}
+        ports = {self.port + offset for offset in PORT_OFFSETS}
         found = []
         for process in psutil.process_iter(["cmdline", "cwd", "environ"]):
             info = process.info

@@ -215,4 +215,3 @@ async def test_a_second_stop_during_the_drain_ends_it_at_once(
     await _abandoned_on_stop(
         start_worker, redis, keys, stop_twice, STOP_SLACK_SECONDS, DRAIN_TIMEOUT="120s"
     )
-

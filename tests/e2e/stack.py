@@ -29,6 +29,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# honcho numbers the ports of a Procfile's process types from the base by 100s.
+PORT_OFFSETS = (0, 100, 200)
+
+
+def free_base_port() -> int:
+    """A port p with p, p+100 and p+200 free, for gateway, user and auth under honcho."""
+    for _ in range(200):
+        base = free_port()
+        if base + 200 < 65536 and all(_free(base + offset) for offset in PORT_OFFSETS):
+            return base
+    raise RuntimeError("no free port triple")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where the services listen
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class Process:
     service: str
