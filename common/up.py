@@ -72,7 +72,8 @@ class StopRequest:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if not self.requested:
-            print(f"gatehouse: {signal.Signals(signum).name}: stopping", file=sys.stderr)
+            # os.write: print() could re-enter a write the handler interrupted.
+            os.write(2, f"gatehouse: {signal.Signals(signum).name}: stopping\n".encode())
         self.requested = True
         if self.child is not None and self.child.poll() is None:
             self.child.send_signal(signal.SIGTERM)
