@@ -113,7 +113,9 @@ def main() -> None:
         signal.signal(signum, signal.SIG_IGN)
     started = watch(sys.stdin)
     if started:
-        print("gatehouse: gatehouse up is gone; stopping what it started", file=sys.stderr)
+        # The terminal may be gone with ``up``: say it if anyone can hear.
+        with contextlib.suppress(OSError):
+            print("gatehouse: gatehouse up is gone; stopping what it started", file=sys.stderr)
         clean_up(started)
 
 
