@@ -34,10 +34,27 @@ class DataFolderBusy(RuntimeError):
     """Another ``gatehouse up`` holds the data folder."""
 
     def __init__(self, folder: Path, pid: str) -> None:
+        if pid.isdigit() and not _alive(int(pid)):
+            # Killed outright: its watchdog still holds the lock while it stops the rest.
+            super().__init__(
+                f"{folder} is still being cleaned up after gatehouse up (pid {pid}) "
+                "was killed; try again in a few seconds"
+            )
+            return
         super().__init__(
             f"{folder} is in use by gatehouse up (pid {pid or 'unknown'}); "
             "stop that one first, or set GATEHOUSE_DATA to another folder"
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 class DataFolderLock:

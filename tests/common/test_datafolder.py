@@ -62,3 +62,15 @@ def test_configured_servers_win_over_recorded_ones(tmp_path: Path):
         assert configured == {"DB_HOST": "db", "REDIS_URL": "redis://r/0"}
     finally:
         lock.release()
+
+
+def test_a_folder_held_after_its_run_was_killed_says_so(tmp_path: Path):
+    # What the watchdog of a killed run holds: the lock, naming a dead pid.
+    watchdog = DataFolderLock(tmp_path)
+    watchdog.acquire()
+    os.pwrite(watchdog.fd, b"999999999\n", 0)
+    try:
+        with pytest.raises(DataFolderBusy, match=r"still being cleaned up .*pid 999999999"):
+            DataFolderLock(tmp_path).acquire()
+    finally:
+        watchdog.release()
