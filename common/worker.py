@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
 from common.rpc.stats import RpcStats
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
+from common.tasks import end_task, first_of, set_within
 
 PURGE_INTERVAL_SECONDS = 60.0
 # How long maintenance may take to notice a stop (a Redis call in progress).
@@ -117,10 +117,12 @@ class Worker:
             await self._serve(serving)
         finally:
             self._stopped.set()
-            forced = self._forced.is_set() or self.abandoned > 0
-            await _end(serving, grace=0.0)
-            await _end(maintenance, grace=0.0 if forced else MAINTENANCE_GRACE_SECONDS)
-            await self._close()
+            # Cut short, a take may have just moved a request into this
+            # instance's processing list: only a clean end leaves the registry.
+            clean = serving.done() and not self.abandoned
+            await end_task(serving, grace=0.0)
+            await end_task(maintenance, grace=MAINTENANCE_GRACE_SECONDS if clean else 0.0)
+            await self._close(leave=clean)
             for signum in signals:
                 loop.remove_signal_handler(signum)
         if not serving.cancelled():
@@ -129,10 +131,10 @@ class Worker:
     async def _serve(self, serving: asyncio.Task[None]) -> None:
         """Until stopped and drained; the drain ends early at its time limit or a second stop."""
         assert self._server is not None
-        await _first_of(serving, self._stopped.wait())
+        await first_of(serving, self._stopped.wait())
         if serving.done():
             return
-        await _first_of(serving, self._forced.wait(), within=self.settings.drain_timeout)
+        await first_of(serving, self._forced.wait(), within=self.settings.drain_timeout)
         if not serving.done():
             self.abandoned = self._server.abandon()
             logger.warning(
@@ -186,11 +188,11 @@ class Worker:
         await self.health.start()
         await self._beat()
 
-    async def _close(self) -> None:
+    async def _close(self, *, leave: bool) -> None:
         assert self.ctx is not None
-        if self.abandoned:
+        if not leave:
             # Staying registered until the entry expires is what gets the
-            # abandoned requests handed back to the queue.
+            # requests left in the processing list handed back to the queue.
             self.ctx.pool.terminate()
         else:
             try:
@@ -209,10 +211,10 @@ class Worker:
     async def _maintain(self) -> None:
         """Heartbeats, recovery of dead instances' work, and purging old records.
 
-        Ends by itself once the worker stops, rather than by cancellation (see ``_end``).
+        Ends by itself once the worker stops, rather than by cancellation (see ``end_task``).
         """
         last_purge = 0.0
-        while not await _set_within(self._stopped, self.settings.heartbeat_interval):
+        while not await set_within(self._stopped, self.settings.heartbeat_interval):
             await self._beat()
             await self._recover()
             if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:
@@ -281,39 +283,6 @@ def _answer_503_when_database_down(method: Method) -> Method:
             raise ServiceUnavailable("Database unavailable") from exc
 
     return Method(guarded, method.schema)
-
-
-async def _first_of(
-    task: asyncio.Task[None], event_wait: Coroutine[Any, Any, Any], within: float | None = None
-) -> None:
-    """Until ``task`` finishes or ``event_wait`` returns, at most ``within`` seconds."""
-    waiter = asyncio.ensure_future(event_wait)
-    try:
-        await asyncio.wait({task, waiter}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-
-
-async def _set_within(event: asyncio.Event, seconds: float) -> bool:
-    """Whether ``event`` is set within ``seconds``."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    return event.is_set()
-
-
-async def _end(task: asyncio.Task[None], *, grace: float) -> None:
-    """Let ``task`` finish for ``grace`` seconds, then cancel it until it has.
-
-    One cancel is not enough on Python 3.11: ``asyncio.wait_for``, which
-    redis-py uses for every command it sends, drops a cancel that arrives as
-    the awaited call completes (fixed in 3.12), and the task carries on.
-    """
-    if grace > 0:
-        await asyncio.wait({task}, timeout=grace)
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.1)
 
 
 async def _ping_postgres(ctx: WorkerContext) -> None:
