@@ -282,6 +282,20 @@ def test_alg_none_with_the_keys_kid_is_refused(
         gateway.verify(sign(claims(), None, algorithm="none", kid=pair.kid))
 
 
+@pytest.mark.parametrize("algorithm", ["PS256", "RS512", "RS384"])
+def test_our_rsa_key_with_another_rsa_algorithm_is_refused(
+    key_pair: Callable[..., KeyPair], algorithm: str
+) -> None:
+    """A genuine signature by our own key, under an algorithm the key is not for."""
+    pair = key_pair("RS256")
+    token = sign(claims(), pair.private_key, algorithm=algorithm, kid=pair.kid)
+    public = pair.private_key.public_key()
+    assert jwt.decode(token, public, algorithms=[algorithm], audience=AUDIENCE)["sub"] == "42"
+
+    with pytest.raises(InvalidToken):
+        signer_for(pair).verify(token)
+
+
 def test_a_key_of_the_other_type_claiming_the_kid_is_refused(
     key_pair: Callable[..., KeyPair],
 ) -> None:
