@@ -369,9 +369,9 @@ async def test_rotation_keeps_the_old_key_valid_then_not(
     assert jwt.get_unverified_header(token_a)["kid"] == key_a.kid
     assert await jwks_kids() == [key_a.kid]
 
-    # Step 1: sign with B, keep verifying A.
-    restart(stack, "auth", worker_env(key_b, key_a))
+    # Step 1 (the README's order): gateways accept B and A, then workers sign with B.
     restart(stack, "gateway", gateway_env(key_b, key_a))
+    restart(stack, "auth", worker_env(key_b, key_a))
     assert await profile_status(token_a) == 200
     assert await jwks_kids() == [key_b.kid, key_a.kid]
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
