@@ -49,6 +49,8 @@ class VerificationKey:
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
+    """What signs tokens: a private key, or for HS256 the shared secret."""
+
     kid: str
     algorithm: str
     key: PrivateKey | bytes
@@ -59,11 +61,13 @@ class SigningKey:
 
 
 def hmac_key(secret: str) -> SigningKey:
+    """The HS256 key of a shared secret; its kid is a hash, never the secret."""
     raw = secret.encode("utf-8")
     return SigningKey(thumbprint(secret_jwk(raw)), "HS256", raw)
 
 
 def public_key(key: PublicKey, *, variable: str) -> VerificationKey:
+    """A public key with its thumbprint and the one algorithm its type allows."""
     _check_size(key, variable)
     algorithm = "EdDSA" if isinstance(key, Ed25519PublicKey) else "RS256"
     return VerificationKey(thumbprint(public_jwk(key)), algorithm, key)
