@@ -302,6 +302,7 @@ async def test_jwks_of_a_shared_secret_stack_is_empty(client: httpx.AsyncClient)
     assert answer.headers["cache-control"] == "public, max-age=300"
 
 
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
 def test_the_gateway_runs_without_any_signing_secret(keyed: KeyedStack) -> None:
     """What the gateway process was given: no private key file, no JWT_SECRET."""
     environ = dict(
