@@ -6,6 +6,7 @@ keep working; URLs win over the split variables when both are given.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ DEFAULT_JWT_AUDIENCE = "gatehouse"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
 class ConfigError(ValueError):
@@ -131,6 +135,8 @@ class Settings:
     jwt_audience: str
     # How long clients may cache /.well-known/jwks.json.
     jwks_max_age: float
+    # Peers whose X-Forwarded-For the gateway believes (addresses or CIDR ranges).
+    trusted_proxies: TrustedProxies = ()
 
     @property
     def is_production(self) -> bool:
@@ -191,6 +197,7 @@ class Settings:
             jwt_issuer=env.text("JWT_ISSUER", DEFAULT_JWT_ISSUER) or DEFAULT_JWT_ISSUER,
             jwt_audience=env.text("JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE) or DEFAULT_JWT_AUDIENCE,
             jwks_max_age=env.duration("JWKS_MAX_AGE", 300),
+            trusted_proxies=_trusted_proxies(env),
         )
 
 
@@ -256,6 +263,21 @@ def _jwt_algorithm(env: _Env) -> str:
 def _file_list(env: _Env, name: str) -> tuple[str, ...]:
     """Comma-separated paths; blanks between commas are ignored."""
     return tuple(path.strip() for path in (env.text(name) or "").split(",") if path.strip())
+
+
+def _trusted_proxies(env: _Env) -> TrustedProxies:
+    networks = []
+    for item in (env.text("TRUSTED_PROXIES") or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list addresses or CIDR ranges, comma-separated "
+                f"(got {item.strip()!r})"
+            ) from None
+    return tuple(networks)
 
 
 def _rpc_prefix(env: _Env) -> str:
