@@ -153,7 +153,9 @@ def _run(
         # Own sessions: the terminal's Ctrl-C reaches this process only, which
         # stops the children in order (services, then servers).
         migrated = stop.wait(subprocess.Popen(migrate, env=env, start_new_session=True))
-        if migrated != 0 or stop.requested:
+        if stop.requested:
+            return 0
+        if migrated != 0:
             return migrated
         command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(port)]
         if concurrency:
