@@ -33,13 +33,17 @@ def free_port() -> int:
 PORT_OFFSETS = (0, 100, 200)
 
 
-def free_base_port() -> int:
-    """A port p with p, p+100 and p+200 free, for gateway, user and auth under honcho."""
+def free_base_port(per_type: int = 1) -> int:
+    """A base port p under which honcho's ports are free: p, p+100.. and p+200..
+
+    ``per_type`` processes of each type take consecutive ports from their offset.
+    """
+    wanted = [offset + index for offset in PORT_OFFSETS for index in range(per_type)]
     for _ in range(200):
         base = free_port()
-        if base + 200 < 65536 and all(_free(base + offset) for offset in PORT_OFFSETS):
+        if base + max(wanted) < 65536 and all(_free(base + offset) for offset in wanted):
             return base
-    raise RuntimeError("no free port triple")
+    raise RuntimeError("no free range of ports for honcho")
 
 
 def _free(port: int) -> bool:

@@ -27,7 +27,7 @@ USERS = 2
 def test_honcho_runs_the_procfile_with_the_project_python(
     servers: Servers, prefix: str, tmp_path: Path
 ):
-    port = free_base_port()
+    port = free_base_port(per_type=USERS)
     # What a shell that never activated the venv has: the system's python3.
     env = {
         **base_env(servers, prefix),
