@@ -24,7 +24,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.database_url == "postgresql://postgres@localhost:5432/microservices"
     assert settings.redis_url == "redis://localhost:6379/0"
     assert settings.jwt_secret == DEVELOPMENT_JWT_SECRET
-    assert settings.jwt_expires_in == 24 * 3600
+    assert settings.jwt_expires_in == 15 * 60
     assert settings.rpc_prefix == "gatehouse"
     assert settings.rpc_timeout == 5.0
     assert settings.bcrypt_rounds == 10
