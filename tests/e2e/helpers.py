@@ -151,3 +151,41 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+
+
+async def logout(client: httpx.AsyncClient, token: str, scope: str | None = None) -> httpx.Response:
+    params = {"scope": scope} if scope is not None else None
+    return await client.post("/api/auth/logout", params=params, headers=bearer(token))
+
+
+async def sessions_of(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    answer = await client.get("/api/auth/sessions", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    listed: list[dict[str, Any]] = answer.json()["sessions"]
+    return listed
+
+
+async def audit_types(client: httpx.AsyncClient, token: str) -> list[str]:
+    """The caller's audit event types, newest first."""
+    answer = await client.get("/api/auth/audit", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    return [event["type"] for event in answer.json()["events"]]
+
+
+def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
+    """A login or refresh answer: the seed's fields plus the refresh pair."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["success"] is True
+    assert body["token_type"] == "Bearer"
+    assert isinstance(body["token"], str) and body["token"]
+    # 256 bits in URL-safe base64.
+    assert len(body["refresh_token"]) >= 43
+    assert 0 < body["expires_in"] <= 15 * 60
+    assert set(body["user"]) == {"id", "username", "email"}
+    assert response.headers["cache-control"] == "no-store"
+    return body
