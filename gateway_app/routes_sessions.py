@@ -25,17 +25,25 @@ def no_content() -> HTTPResponse:
     return HTTPResponse(status=204)
 
 
+def with_query(request: Request, params: dict[str, Any], name: str) -> dict[str, Any]:
+    """``params`` plus query argument ``name`` when given, for the worker's schema to judge.
+
+    A blank value is kept (``?scope=`` is refused, not read as the default),
+    and a repeated one is passed as a list, which no schema accepts.
+    """
+    values = request.get_args(keep_blank_values=True).getlist(name)
+    if not values:
+        return params
+    return params | {name: values[0] if len(values) == 1 else values}
+
+
 async def refresh(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("auth.refresh", json_object(request))
     return token_answer(result, "Token refreshed")
 
 
 async def logout(request: Request) -> HTTPResponse:
-    params = await caller_params(request)
-    scope = request.args.getlist("scope")
-    if scope:
-        # More than one scope is ambiguous: the worker's schema refuses a list.
-        params["scope"] = scope[0] if len(scope) == 1 else scope
+    params = with_query(request, await caller_params(request), "scope")
     await request.app.ctx.rpc.call("auth.logout", params)
     return no_content()
 
@@ -52,10 +60,7 @@ async def end_session(request: Request, target: int) -> HTTPResponse:
 
 
 async def audit(request: Request) -> HTTPResponse:
-    params = await caller_params(request)
-    limit = request.args.getlist("limit")
-    if limit:
-        params["limit"] = limit[0] if len(limit) == 1 else limit
+    params = with_query(request, await caller_params(request), "limit")
     result = await request.app.ctx.rpc.call("auth.audit", params)
     return json_response({"success": True, "events": result["events"]})
 

@@ -182,7 +182,8 @@ def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body["success"] is True
     assert body["token_type"] == "Bearer"
-    assert isinstance(body["token"], str) and body["token"]
+    assert isinstance(body["token"], str)
+    assert body["token"]
     # 256 bits in URL-safe base64.
     assert len(body["refresh_token"]) >= 43
     assert 0 < body["expires_in"] <= 15 * 60
