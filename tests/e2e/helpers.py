@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -190,3 +192,28 @@ def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
     assert set(body["user"]) == {"id", "username", "email"}
     assert response.headers["cache-control"] == "no-store"
     return body
+
+
+async def dev_log_reset_token(client: httpx.AsyncClient, log: Path, email: str) -> str:
+    """Ask for a reset of ``email`` and read the token from the development log line."""
+    answer = await client.post("/api/auth/forgot-password", json={"email": email})
+    assert answer.status_code == 202, answer.text
+    pattern = re.compile(rf"password reset token for {re.escape(email.lower())}: (\S+)")
+    async with asyncio.timeout(10):
+        while True:
+            found = pattern.search(await asyncio.to_thread(log.read_text, errors="replace"))
+            if found:
+                return found.group(1)
+            await asyncio.sleep(0.05)
+
+
+async def audit_rows(database_url: str, user_id: int) -> list[asyncpg.Record]:
+    """The user's audit rows, oldest first, read from PostgreSQL directly."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM audit_events WHERE user_id = $1 ORDER BY id", user_id
+        )
+    finally:
+        await conn.close()
+    return rows

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from tests.conftest import Servers
 from tests.e2e.helpers import (
     assert_error,
     assert_token_answer,
+    audit_rows,
     login,
     logout,
     profile,
@@ -78,7 +82,7 @@ async def test_five_concurrent_refreshes_share_one_successor(
 
 
 async def test_reuse_after_the_interval_ends_the_whole_session(
-    stack_factory: Callable[..., Stack], unique: Callable[[str], str]
+    stack_factory: Callable[..., Stack], servers: Servers, unique: Callable[[str], str]
 ):
     short = full_stack(stack_factory(REFRESH_REUSE_INTERVAL="1"))
     async with httpx.AsyncClient(base_url=short.url, timeout=15) as http:
@@ -92,6 +96,9 @@ async def test_reuse_after_the_interval_ends_the_whole_session(
         assert_error(await refresh(http, str(successor["refresh_token"])), 401, "invalid_token")
         assert_error(await profile(http, str(successor["token"])), 401, "invalid_token")
         assert_error(await profile(http, str(first["token"])), 401, "invalid_token")
+    user: Any = first["user"]
+    last = (await audit_rows(servers.database_url, user["id"]))[-1]
+    assert (last["type"], json.loads(last["data"])["reason"]) == ("session.ended", "reuse")
 
 
 async def test_refresh_slides_the_session_and_an_expired_one_is_refused(
