@@ -31,6 +31,11 @@ from common.db.pool import create_pool
 from common.db.queries import Queries
 from common.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.keys import Keys
+from common.rpc.message import Request, now_ms
+from common.rpc.stats import RpcStats
+from common.security.passwords import PasswordHasher
+from common.security.tokens import TokenSigner
+from common.worker import WorkerContext
 
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -211,3 +216,35 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+async def worker_context(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, queries: Queries, keys: Keys
+) -> AsyncIterator[WorkerContext]:
+    """What a worker hands its services, on the test's database, Redis and prefix."""
+    hasher = PasswordHasher(settings.bcrypt_rounds, 2)
+    yield WorkerContext(
+        settings=settings,
+        service="test",
+        instance="test-1",
+        keys=keys,
+        redis=redis,
+        pool=pool,
+        queries=queries,
+        hasher=hasher,
+        tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+        stats=RpcStats(),
+    )
+    hasher.close()
+
+
+def rpc_request(method: str, params: dict[str, Any], **headers: str) -> Request:
+    """A request as a worker receives it, with a fresh message id."""
+    return Request(
+        method=method,
+        params=params,
+        reply_to="test:reply:x",
+        deadline=now_ms() + 10_000,
+        headers={"request_id": uuid.uuid4().hex, "client_ip": "192.0.2.7", **headers},
+    )
