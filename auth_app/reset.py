@@ -23,7 +23,7 @@ from loguru import logger
 
 from auth_app.mailer import ResetSender, sender_for
 from common.audit import Audit, Recorded
-from common.db.idempotency import once_per_message, run_once
+from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import InvalidResetToken
 from common.rpc.message import Request
@@ -72,13 +72,7 @@ class PasswordReset:
         self._sending: set[asyncio.Task[None]] = set()
 
     async def forgot(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._forgot(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._forgot(params, request))
 
     async def _forgot(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
@@ -122,13 +116,7 @@ class PasswordReset:
         logger.error("password reset for {} not delivered after {} attempts", to, SEND_ATTEMPTS)
 
     async def reset(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._reset(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._reset(params, request))
 
     async def _reset(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx

@@ -18,7 +18,7 @@ from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
 from auth_app.throttle import LoginThrottle
 from common.audit import Audit, Recorded
-from common.db.idempotency import once_per_message, run_once
+from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import InvalidCredentials, InvalidToken, RateLimited
 from common.rpc.message import Request
@@ -116,13 +116,7 @@ class AuthService:
         await self._audit.publish(recorded)
 
     async def change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._change_password(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._change_password(params, request))
 
     async def _change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from common.audit import Audit, Recorded
-from common.db.idempotency import once_per_message, run_once
+from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import Conflict, InvalidCredentials, InvalidToken
 from common.rpc.message import Request
@@ -39,13 +39,7 @@ class Account:
         self._ender = SessionEnder(SessionCache(ctx.redis, ctx.keys), audit)
 
     async def update(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._update(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._update(params, request))
 
     async def _update(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
@@ -75,13 +69,7 @@ class Account:
         return result
 
     async def delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._delete(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._delete(params, request))
 
     async def _delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx

@@ -9,7 +9,7 @@ import asyncpg
 from loguru import logger
 
 from common.audit import Audit, Recorded
-from common.db.idempotency import once_per_message, run_once
+from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import Conflict, NotFound
 from common.rpc.message import Request
@@ -39,13 +39,7 @@ class UserService:
         }
 
     async def register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._register(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._register(params, request))
 
     async def _register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
