@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.config import Settings
+from common.db.housekeeping import purge_spent_tokens
 from common.db.idempotency import once_per_message, purge_completed
 from common.db.migrations import migrate
 from common.db.pool import DATABASE_UNAVAILABLE, wait_for_pool
@@ -213,6 +214,7 @@ class Worker:
         assert self.ctx is not None
         try:
             await purge_completed(self.ctx.pool, self.ctx.queries)
+            await purge_spent_tokens(self.ctx.pool, self.ctx.queries)
         except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
             logger.warning("purge of completed records failed: {}", exc)
 
