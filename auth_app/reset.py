@@ -104,16 +104,22 @@ class PasswordReset:
         return {}
 
     async def _send(self, to: str, token: str, expires_in: float) -> None:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                await self._sender.send(to=to, token=token, expires_in=expires_in)
-                logger.info("password reset token sent to {}", to)
-                return
-            except (OSError, TimeoutError, ValueError) as exc:
-                # aiosmtplib's errors are all OSError or ValueError subclasses.
-                logger.warning("sending a password reset (attempt {}) failed: {}", attempt, exc)
-                await asyncio.sleep(SEND_RETRY_SECONDS * attempt)
-        logger.error("password reset for {} not delivered after {} attempts", to, SEND_ATTEMPTS)
+        """Deliver with retries; a reset that cannot be delivered is logged as an error."""
+        try:
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                try:
+                    await self._sender.send(to=to, token=token, expires_in=expires_in)
+                    logger.info("password reset token sent to {}", to)
+                    return
+                except (OSError, TimeoutError, ValueError) as exc:
+                    # aiosmtplib's errors are all OSError or ValueError subclasses.
+                    logger.warning("sending a password reset (attempt {}) failed: {}", attempt, exc)
+                    await asyncio.sleep(SEND_RETRY_SECONDS * attempt)
+            logger.error("password reset for {} not delivered after {} attempts", to, SEND_ATTEMPTS)
+        except asyncio.CancelledError:
+            # The worker is stopping: say so rather than lose the mail without a word.
+            logger.error("password reset for {} not delivered: the worker stopped", to)
+            raise
 
     async def reset(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         return await self._ctx.once(request, lambda: self._reset(params, request))
