@@ -23,7 +23,7 @@ from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.stats import RpcStats
-from common.security.tokens import TokenSigner
+from common.security.tokens import TokenVerifier
 from common.sessions import SessionCache
 from gateway_app.auth import authenticate
 from gateway_app.body import json_object
@@ -31,6 +31,7 @@ from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
+from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
 
 SERVICE = "gateway"
@@ -43,6 +44,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
     app.ctx.settings = settings
+    # Public keys only (or the HS256 secret): the gateway never signs.
+    app.ctx.tokens = TokenVerifier.from_settings(settings)
     app.error_handler.add(Exception, render_error)
 
     app.register_listener(_open_resources, "before_server_start")
@@ -59,6 +62,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(services, "/services", methods=["GET"])
     register_sessions_routes(app)
     register_account_routes(app)
+    register_key_routes(app)
     return app
 
 
@@ -81,7 +85,6 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_queue_length=settings.max_queue_length,
         stats=app.ctx.stats,
     )
-    app.ctx.tokens = TokenSigner(settings.jwt_secret, settings.jwt_expires_in)
     app.ctx.sessions = SessionCache(app.ctx.redis, keys)
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")

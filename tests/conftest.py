@@ -36,6 +36,7 @@ from common.rpc.stats import RpcStats
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
 from common.worker import WorkerContext
+from tests.key_material import KeyPair, write_key_pair
 
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -233,7 +234,7 @@ async def worker_context(
         pool=pool,
         queries=queries,
         hasher=hasher,
-        tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+        tokens=TokenSigner.from_settings(settings),
         stats=RpcStats(),
     )
     hasher.close()
@@ -248,3 +249,13 @@ def rpc_request(method: str, params: dict[str, Any], **headers: str) -> Request:
         deadline=now_ms() + 10_000,
         headers={"request_id": uuid.uuid4().hex, "client_ip": "192.0.2.7", **headers},
     )
+
+
+@pytest.fixture
+def key_pair(tmp_path: Path) -> Callable[..., KeyPair]:
+    """Factory of fresh signing key pairs in PEM files: key_pair("EdDSA"), key_pair("RS256")."""
+
+    def make(algorithm: str, **options: int) -> KeyPair:
+        return write_key_pair(tmp_path, algorithm, **options)
+
+    return make
