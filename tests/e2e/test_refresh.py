@@ -104,15 +104,16 @@ async def test_reuse_after_the_interval_ends_the_whole_session(
 async def test_refresh_slides_the_session_and_an_expired_one_is_refused(
     stack_factory: Callable[..., Stack], unique: Callable[[str], str]
 ):
-    brief = full_stack(stack_factory(REFRESH_EXPIRES_IN="3"))
+    # Steps of 2.5 s against a 4 s lifetime: 1.5 s of slack for a slow machine.
+    brief = full_stack(stack_factory(REFRESH_EXPIRES_IN="4"))
     async with httpx.AsyncClient(base_url=brief.url, timeout=15) as http:
         first = await signed_in(http, unique("slide"))
-        await asyncio.sleep(2)
+        await asyncio.sleep(2.5)
         second = assert_token_answer(await refresh(http, str(first["refresh_token"])))
-        await asyncio.sleep(2)
-        # Four seconds after login, alive only because the refresh extended it.
+        await asyncio.sleep(2.5)
+        # Five seconds after login, alive only because the refresh extended it.
         third = assert_token_answer(await refresh(http, str(second["refresh_token"])))
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(4.5)
         assert_error(await refresh(http, str(third["refresh_token"])), 401, "invalid_token")
 
 
