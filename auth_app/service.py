@@ -11,7 +11,7 @@ import asyncpg
 from loguru import logger
 from redis.exceptions import RedisError
 
-from auth_app.throttle import LoginThrottle
+from auth_app.throttle import LoginThrottle, account_subject
 from common.db.idempotency import once_per_message, run_once
 from common.db.pool import connection
 from common.errors import InvalidCredentials, InvalidToken, ServiceUnavailable
@@ -30,12 +30,7 @@ class AuthService:
     def __init__(self, ctx: WorkerContext) -> None:
         self._ctx = ctx
         self._sessions = SessionCache(ctx.redis, ctx.keys)
-        self._throttle = LoginThrottle(
-            ctx.redis,
-            ctx.keys,
-            max_failures=ctx.settings.login_max_failures,
-            window=ctx.settings.login_failure_window,
-        )
+        self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.login_throttle)
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -46,15 +41,17 @@ class AuthService:
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
-        await self._throttle.check(params["login"])
         async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
+        # Whether the user exists or not, the same steps run: throttled alike,
+        # and a verify that costs the same time (against a decoy if need be).
+        account = account_subject(user["id"] if user is not None else None, params["login"])
+        attempt = await self._throttle.begin(account, request.client_ip)
         hashed = user["password_hash"] if user is not None else None
-        # Runs even for an unknown user, so timing does not reveal who exists.
         if not await ctx.hasher.verify(params["password"], hashed) or user is None:
-            await self._throttle.failed(params["login"])
             raise InvalidCredentials("Invalid username or password")
-        await self._throttle.succeeded(params["login"])
+        await attempt.succeeded()
+        await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])
 
         async with connection(ctx.pool) as conn, conn.transaction():
             session_id = await ctx.queries.value(conn, "next_session_id")
@@ -78,6 +75,18 @@ class AuthService:
             "expires_at": expires,
             "user": {"id": user["id"], "username": user["username"], "email": user["email"]},
         }
+
+    async def _rehash_if_outdated(self, user_id: int, password: str, hashed: str) -> None:
+        """Store the password at the current BCRYPT_ROUNDS if its hash has another cost."""
+        ctx = self._ctx
+        if not ctx.hasher.needs_rehash(hashed):
+            return
+        new_hash = await ctx.hasher.hash(password)
+        async with connection(ctx.pool) as conn:
+            # None when the password changed meanwhile: that change stands.
+            await ctx.queries.value(
+                conn, "rehash_password", user_id=user_id, new_hash=new_hash, old_hash=hashed
+            )
 
     async def change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         return await once_per_message(

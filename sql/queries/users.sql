@@ -25,3 +25,12 @@ UPDATE users
 SET password_hash = :new_hash, updated_at = CURRENT_TIMESTAMP
 WHERE id = :user_id AND password_hash = :old_hash
 RETURNING id;
+
+-- name: rehash_password$
+-- The same password hashed at the current cost, stored only if the hash is
+-- still the one it was just checked against: a concurrent change wins. Not a
+-- password change, so updated_at stays.
+UPDATE users
+SET password_hash = :new_hash
+WHERE id = :user_id AND password_hash = :old_hash
+RETURNING id;
