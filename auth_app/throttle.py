@@ -79,6 +79,8 @@ def account_subject(user_id: int | None, login: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
+    """Where failures are counted ("account", "ip" or "pair"), under which limit."""
+
     name: str
     key: str
     limit: FailureLimit
@@ -98,6 +100,8 @@ class LoginAttempt:
 
 
 class LoginThrottle:
+    """Begins login attempts (or refuses them with RateLimited) and forgives successes."""
+
     def __init__(self, redis: Redis, keys: Keys, settings: LoginThrottleSettings) -> None:
         self._redis = redis
         self._keys = keys
@@ -143,6 +147,7 @@ class LoginThrottle:
         return LoginAttempt(self, attempt_id, scopes)
 
     async def forgive(self, attempt: LoginAttempt) -> None:
+        """Take a successful attempt back from the account and IP counts; clear its pair."""
         if not attempt.scopes:
             return
         try:
