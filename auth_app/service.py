@@ -49,6 +49,7 @@ class AuthService:
         attempt = await self._throttle.begin(account, request.client_ip)
         hashed = user["password_hash"] if user is not None else None
         if not await ctx.hasher.verify(params["password"], hashed) or user is None:
+            await attempt.failed()
             raise InvalidCredentials("Invalid username or password")
         await attempt.succeeded()
         await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])

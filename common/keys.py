@@ -51,6 +51,10 @@ class Keys:
         """
         return f"{self.prefix}:login-failures:{scope}:{subject}"
 
+    def login_pending(self, scope: str, subject: str) -> str:
+        """Sorted set of the login attempts in flight for the same scope and subject."""
+        return f"{self.prefix}:login-pending:{scope}:{subject}"
+
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
         return f"{self.prefix}:rate:{route}:{subject}"

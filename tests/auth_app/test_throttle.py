@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from auth_app.throttle import LoginAttempt, LoginThrottle, account_subject
+from auth_app.throttle import LoginThrottle, account_subject
 from common.config import FailureLimit, LoginThrottleSettings
 from common.errors import RateLimited
 from common.keys import Keys
@@ -48,9 +48,10 @@ def throttle(make_throttle: Callable[..., LoginThrottle]) -> LoginThrottle:
 
 
 async def fail(throttle: LoginThrottle, account: str, ip: str | None, times: int = 1) -> None:
-    """Attempts that are allowed and then fail (never forgiven)."""
+    """Attempts that are admitted and then fail."""
     for _ in range(times):
-        await throttle.begin(account, ip)
+        attempt = await throttle.begin(account, ip)
+        await attempt.failed()
 
 
 async def wait_for(throttle: LoginThrottle, account: str, ip: str | None) -> int:
@@ -87,7 +88,7 @@ async def test_pair_limit_then_retry_after(throttle: LoginThrottle) -> None:
 async def test_delays_double_per_failure_up_to_the_ceiling(
     throttle: LoginThrottle, redis: Redis
 ) -> None:
-    pair = throttle.scopes("user:1", ATTACKER)[2].key
+    pair = throttle.scopes("user:1", ATTACKER)[2].failures_key
     expected = {3: 1, 4: 2, 5: 4, 6: 8, 9: 64, 12: 300, 20: 300}
     for failures, delay in expected.items():
         await redis.delete(pair)
@@ -109,7 +110,7 @@ async def test_account_limit_holds_across_addresses_with_a_short_ceiling(
 async def test_account_ceiling_is_what_the_owner_waits_at_most(
     throttle: LoginThrottle, redis: Redis
 ) -> None:
-    account = throttle.scopes("user:1", None)[0].key
+    account = throttle.scopes("user:1", None)[0].failures_key
     await seed_failures(redis, account, [0.05] * 40)
 
     assert await wait_for(throttle, "user:1", OWNER) == 4
@@ -136,7 +137,7 @@ async def test_success_clears_the_pair_only(throttle: LoginThrottle, redis: Redi
     attempt = await throttle.begin("user:1", ATTACKER)
     await attempt.succeeded()
 
-    account, ip, pair = (scope.key for scope in throttle.scopes("user:1", ATTACKER))
+    account, ip, pair = (scope.failures_key for scope in throttle.scopes("user:1", ATTACKER))
     assert not await redis.exists(pair)
     # The two failures stay with the account and the address: logging in to
     # one's own account must not wipe an address's record of spraying others.
@@ -150,7 +151,7 @@ async def test_failures_leave_the_window(
     make_throttle: Callable[..., LoginThrottle], redis: Redis
 ) -> None:
     throttle = make_throttle(window=60)
-    pair = throttle.scopes("user:1", ATTACKER)[2].key
+    pair = throttle.scopes("user:1", ATTACKER)[2].failures_key
     await seed_failures(redis, pair, [90, 80, 70, 0.5])
 
     await throttle.begin("user:1", ATTACKER)  # only one failure is still in the window
@@ -160,7 +161,7 @@ async def test_wait_ends_when_enough_failures_leave_the_window(
     make_throttle: Callable[..., LoginThrottle], redis: Redis
 ) -> None:
     throttle = make_throttle(window=60)
-    pair = throttle.scopes("user:1", ATTACKER)[2].key
+    pair = throttle.scopes("user:1", ATTACKER)[2].failures_key
     # Ten failures (a 128 s delay), but below the limit of 3 once the 8th
     # oldest has left the window, in 2.5 s.
     await seed_failures(redis, pair, [59.5, 59, 58.8, 58.6, 58.4, 58.2, 58, 57.5, 1, 0.05])
@@ -168,13 +169,38 @@ async def test_wait_ends_when_enough_failures_leave_the_window(
     assert 2 <= await wait_for(throttle, "user:1", ATTACKER) <= 4
 
 
+async def guess(throttle: LoginThrottle, right: bool) -> None:
+    """One login through the throttle; bcrypt's time stood in for by a short sleep."""
+    attempt = await throttle.begin("user:1", ATTACKER)
+    await asyncio.sleep(0.02)
+    await (attempt.succeeded() if right else attempt.failed())
+
+
 async def test_concurrent_guesses_cannot_slip_past_the_limit(throttle: LoginThrottle) -> None:
     results = await asyncio.gather(
-        *(throttle.begin("user:1", ATTACKER) for _ in range(20)), return_exceptions=True
+        *(guess(throttle, right=False) for _ in range(20)), return_exceptions=True
     )
 
-    assert sum(isinstance(r, LoginAttempt) for r in results) == 3
+    assert results.count(None) == 3, results
     assert sum(isinstance(r, RateLimited) for r in results) == 17
+
+
+async def test_concurrent_right_passwords_all_get_in(throttle: LoginThrottle) -> None:
+    """Beyond the limit they wait for the attempts in flight instead of being refused."""
+    results = await asyncio.gather(*(guess(throttle, right=True) for _ in range(20)))
+
+    assert results == [None] * 20
+
+
+async def test_attempts_in_flight_hold_back_others_only_for_a_while(
+    throttle: LoginThrottle,
+) -> None:
+    await fail(throttle, "user:1", ATTACKER, times=2)
+    await throttle.begin("user:1", ATTACKER)  # never finishes, as if its worker died
+
+    with pytest.raises(RateLimited) as raised:
+        await throttle.begin("user:1", ATTACKER, patience=0.2)
+    assert raised.value.details["retry_after"] == 1
 
 
 async def test_without_an_address_only_the_account_counts(throttle: LoginThrottle) -> None:

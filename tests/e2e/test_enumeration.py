@@ -29,10 +29,7 @@ PER_RESPONSE_HEADERS = {"date", "x-request-id"}
 
 @pytest.fixture(scope="module")
 def raised_cost(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    unthrottled = {"LOGIN_MAX_FAILURES": "1000000", "LOGIN_PAIR_MAX_FAILURES": "1000000"}
-    with running_stack(
-        servers, tmp_path_factory, "cost", BCRYPT_ROUNDS=str(CURRENT_COST), **unthrottled
-    ) as stack:
+    with running_stack(servers, tmp_path_factory, "cost", BCRYPT_ROUNDS=str(CURRENT_COST)) as stack:
         # Replace the user worker by one that still hashes at the old cost.
         old_user = next(p for p in stack.processes if p.service == "user")
         stack.start("user", BCRYPT_ROUNDS=str(OLD_COST))

@@ -159,3 +159,15 @@ async def test_unknown_accounts_are_throttled_like_known_ones(
     known, unknown = answers
     assert await retry_after(known) == await retry_after(unknown)
     assert known.json()["error"] == unknown.json()["error"]
+
+
+async def test_concurrent_guesses_stop_at_the_limit_and_right_passwords_all_get_in(
+    throttled: Stack, owner: str
+) -> None:
+    async with client_at(throttled.url, "127.0.0.91") as client:
+        rights = await asyncio.gather(*(login(client, owner) for _ in range(10)))
+        guesses = await asyncio.gather(*(login(client, owner, WRONG) for _ in range(10)))
+
+    assert [answer.status_code for answer in rights] == [200] * 10
+    # The pair's limit is 3: the other guesses waited for those in flight, then were refused.
+    assert sorted(answer.status_code for answer in guesses) == [401] * 3 + [429] * 7
