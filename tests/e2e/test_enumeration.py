@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -39,7 +39,7 @@ def raised_cost(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture
-async def client(raised_cost: Stack) -> Iterator[httpx.AsyncClient]:
+async def client(raised_cost: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=raised_cost.url, timeout=30) as http:
         yield http
 
