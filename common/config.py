@@ -22,7 +22,11 @@ PORT_VARIABLES = {"gateway": "GATEWAY_PORT", "user": "USER_HEALTH_PORT", "auth":
 # runs; production refuses it (and anything else that looks like a placeholder).
 DEVELOPMENT_JWT_SECRET = "gatehouse-development-secret-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+# 32 x "a" or a short string repeated is long but guessable.
+MIN_SECRET_DISTINCT_CHARACTERS = 16
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "jwt_secret"}
+
+_MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -115,6 +119,12 @@ class Settings:
     # Failed logins an account name may have within the window before 429.
     login_max_failures: int
     login_failure_window: float
+    # Deepest nesting of arrays and objects a request body may have (400 past it).
+    max_json_depth: int
+    # Origins whose pages may call the API from a browser (CORS); empty: none.
+    cors_origins: tuple[str, ...]
+    # Strict-Transport-Security max-age; 0 sends no such header (plain HTTP).
+    hsts_seconds: int
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +177,9 @@ class Settings:
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
             login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
             login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
+            max_json_depth=env.integer("MAX_JSON_DEPTH", 32, high=200),
+            cors_origins=_cors_origins(env),
+            hsts_seconds=env.integer("HSTS_SECONDS", 0, low=0, high=10 * 365 * 86400),
         )
 
 
@@ -205,10 +218,26 @@ def _jwt_secret(env: _Env, *, production: bool) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(
             f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production "
-            f"(got {len(secret)}); make one with: "
-            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            f"(got {len(secret)}); make one with: {_MAKE_SECRET}"
+        )
+    distinct = len(set(secret))
+    if distinct < MIN_SECRET_DISTINCT_CHARACTERS:
+        raise ConfigError(
+            f"JWT_SECRET must hold at least {MIN_SECRET_DISTINCT_CHARACTERS} different "
+            f"characters in production (got {distinct}); make one with: {_MAKE_SECRET}"
         )
     return secret
+
+
+def _cors_origins(env: _Env) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (env.text("CORS_ORIGINS") or "").split(","))
+    for origin in origins:
+        if origin and not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
+            raise ConfigError(
+                "CORS_ORIGINS must be a comma-separated list of origins such as "
+                f"https://app.example.com (got {origin!r})"
+            )
+    return tuple(o for o in origins if o)
 
 
 def _rpc_prefix(env: _Env) -> str:
