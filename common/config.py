@@ -26,7 +26,7 @@ MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT_CHARACTERS = 16
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "jwt_secret"}
 
-_MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+_HOW_TO_GENERATE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -218,13 +218,13 @@ def _jwt_secret(env: _Env, *, production: bool) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(
             f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production "
-            f"(got {len(secret)}); make one with: {_MAKE_SECRET}"
+            f"(got {len(secret)}); make one with: {_HOW_TO_GENERATE_ONE}"
         )
     distinct = len(set(secret))
     if distinct < MIN_SECRET_DISTINCT_CHARACTERS:
         raise ConfigError(
             f"JWT_SECRET must hold at least {MIN_SECRET_DISTINCT_CHARACTERS} different "
-            f"characters in production (got {distinct}); make one with: {_MAKE_SECRET}"
+            f"characters in production (got {distinct}); make one with: {_HOW_TO_GENERATE_ONE}"
         )
     return secret
 

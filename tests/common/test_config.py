@@ -12,7 +12,7 @@ from common.config import (
     parse_duration,
 )
 
-STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"  # noqa: S105 - a test value
+STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"
 
 
 def test_defaults_from_an_empty_environment() -> None:
