@@ -13,12 +13,12 @@ from typing import Any
 from loguru import logger
 from redis.exceptions import RedisError
 from sanic import Request, Sanic
+from sanic.exceptions import RequestCancelled
 from sanic.response import HTTPResponse
 
-from common import json_codec
 from common.config import Settings
 from common.context import accept_request_id, request_id_var
-from common.errors import BadRequest, ServiceUnavailable
+from common.errors import ClientClosed, ServiceUnavailable, http_status
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
@@ -27,33 +27,38 @@ from common.rpc.stats import RpcStats
 from common.security.tokens import TokenSigner
 from common.sessions import SessionCache
 from gateway_app.auth import authenticate
+from gateway_app.edge import EdgeRequest, install_edge, json_object
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
+CLIENT_CLOSED = http_status(ClientClosed.code)
 
 
 def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[Any, Any]:
-    app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
+    app: Sanic[Any, Any] = Sanic(name, configure_logging=False, request_class=EdgeRequest)
     app.config.REQUEST_MAX_SIZE = settings.max_body_size
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
     app.ctx.settings = settings
     app.error_handler.add(Exception, render_error)
+    # A client that hung up cancels its handler: not an Exception, still ours to log.
+    app.error_handler.add(RequestCancelled, render_error)
 
     app.register_listener(_open_resources, "before_server_start")
     app.register_listener(_close_resources, "after_server_stop")
     app.register_middleware(_tag_request, "request")
     app.register_middleware(_echo_request_id, "response")  # type: ignore[arg-type]
+    install_edge(app)
 
     app.add_route(register, "/api/users/register", methods=["POST"])
     app.add_route(profile, "/api/users/profile", methods=["GET"])
     app.add_route(login, "/api/auth/login", methods=["POST"])
     app.add_route(change_password, "/api/auth/change-password", methods=["PUT"])
-    app.add_route(health, "/health", methods=["GET"])
-    app.add_route(alive, "/health/live", methods=["GET"])
-    app.add_route(services, "/services", methods=["GET"])
+    app.add_route(health, "/health", methods=["GET", "HEAD"])
+    app.add_route(alive, "/health/live", methods=["GET", "HEAD"])
+    app.add_route(services, "/services", methods=["GET", "HEAD"])
     return app
 
 
@@ -119,23 +124,15 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
         response.headers["X-Request-ID"] = request_id
     started = getattr(request.ctx, "started", None)
     elapsed = f"{(time.perf_counter() - started) * 1000:.1f}ms" if started else "-"
-    logger.info("{} {} {} {}", request.method, request.path, response.status, elapsed)
-
-
-def _json_object(request: Request) -> dict[str, Any]:
-    if not request.body:
-        raise BadRequest("Request body must be a JSON object")
-    try:
-        body = json_codec.loads(request.body)
-    except json_codec.JSONDecodeError:
-        raise BadRequest("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    return body
+    # The answer to a client that hung up was never sent: say so, not "500".
+    status = (
+        f"{response.status} client closed" if response.status == CLIENT_CLOSED else response.status
+    )
+    logger.info("{} {} {} {}", request.method, request.path, status, elapsed)
 
 
 async def register(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("user.register", _json_object(request))
+    result = await request.app.ctx.rpc.call("user.register", json_object(request))
     return json_response(
         {"success": True, "message": "User registered successfully", "user": result["user"]},
         status=201,
@@ -143,7 +140,7 @@ async def register(request: Request) -> HTTPResponse:
 
 
 async def login(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("auth.login", _json_object(request))
+    result = await request.app.ctx.rpc.call("auth.login", json_object(request))
     return json_response(
         {
             "success": True,
@@ -157,7 +154,7 @@ async def login(request: Request) -> HTTPResponse:
 async def change_password(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
-    params = _json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
+    params = json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
     await ctx.rpc.call("auth.change_password", params)
     return json_response({"success": True, "message": "Password changed successfully"})
 
@@ -192,7 +189,6 @@ async def health(request: Request) -> HTTPResponse:
         "instance": ctx.instance,
         "dependencies": dependencies,
         "inflight": ctx.rpc.inflight,
-        "rpc": ctx.stats.snapshot(),
     }
     return json_response(body, status=200 if healthy else 503)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import re
 import time
 import warnings
@@ -151,3 +153,41 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def raw_exchange(port: int, raw: bytes) -> bytes:
+    """Send bytes no HTTP client would send; everything the server answers before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = b""
+        async with asyncio.timeout(10):
+            while b"\r\n\r\n" not in answer or not _complete(answer):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer
+    finally:
+        writer.close()
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def parse_raw(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers (lower-case names) and JSON body of a raw HTTP answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, json.loads(body) if body else {}

@@ -144,12 +144,6 @@ async def test_login_validation(client: httpx.AsyncClient):
     assert set(body["error"]["details"]) == {"username"}
 
 
-@pytest.fixture
-async def token(client: httpx.AsyncClient, unique: Callable[[str], str]) -> str:
-    _, issued = await new_account(client, unique("tok"))
-    return issued
-
-
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
