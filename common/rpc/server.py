@@ -201,6 +201,9 @@ class RpcServer:
         await _retry_until_sent(remove, self._stopping)
 
     async def _send_replies(self, batch: list[_Outgoing]) -> None:
+        # A script Redis refuses part-way has pushed the replies before the bad
+        # one; the Batcher then resends each alone. A second copy is harmless:
+        # the caller matches replies by id and drops (counts) the late copy.
         async def send() -> None:
             # A caller past its deadline is no longer listening: skip its reply.
             replies = [item.raw_reply if item.request.remaining() > 0 else b"" for item in batch]
