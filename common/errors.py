@@ -122,6 +122,13 @@ class ClientClosed(GatehouseError):
     default_message = "Client closed the request"
 
 
+class InvalidResetToken(GatehouseError):
+    """A password reset token that is unknown, expired, used or superseded."""
+
+    code = "invalid_reset_token"
+    default_message = "Invalid or expired password reset token"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -149,6 +156,7 @@ HTTP_STATUS: dict[str, int] = {
     HeaderFieldsTooLarge.code: 431,
     # nginx's status for it: no client ever sees it, the access log does.
     ClientClosed.code: 499,
+    InvalidResetToken.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

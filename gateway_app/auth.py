@@ -9,7 +9,7 @@ from sanic import Request
 
 from common.errors import InvalidToken, ServiceUnavailable, Unauthorized
 from common.rpc.client import RpcClient
-from common.security.tokens import TokenClaims, TokenSigner
+from common.security.tokens import TokenClaims, TokenVerifier
 from common.sessions import SessionCache
 
 
@@ -21,7 +21,7 @@ def bearer_token(request: Request) -> str:
 
 
 async def authenticate(
-    request: Request, tokens: TokenSigner, sessions: SessionCache, rpc: RpcClient
+    request: Request, tokens: TokenVerifier, sessions: SessionCache, rpc: RpcClient
 ) -> TokenClaims:
     """Claims of a valid token whose session is still live; 401 otherwise."""
     claims = tokens.verify(bearer_token(request))
@@ -38,3 +38,10 @@ async def authenticate(
     if not live:
         raise InvalidToken("Session has ended; log in again")
     return claims
+
+
+async def caller_params(request: Request) -> dict[str, Any]:
+    """``user_id`` and ``session_id`` of the request's live bearer token, as RPC params."""
+    ctx = request.app.ctx
+    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
+    return {"user_id": claims.user_id, "session_id": claims.session_id}

@@ -1,4 +1,4 @@
-"""What a request must pass before any route sees it, and how a JSON body is read.
+"""What a request must pass before any route sees it.
 
 Every refusal here is a 4xx in the error shape, decided before any RPC, so
 that a hostile request fails alone and at once.
@@ -13,7 +13,6 @@ from loguru import logger
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from common import json_codec
 from common.errors import BadRequest, HeaderFieldsTooLarge, UnsupportedMediaType
 from gateway_app import browser
 
@@ -66,35 +65,3 @@ async def _guard(request: Request) -> HTTPResponse | None:
 
 def _media_type(request: Request) -> str:
     return (request.headers.get("content-type") or "").partition(";")[0].strip()
-
-
-def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object no deeper than MAX_JSON_DEPTH; 400 otherwise."""
-    if not request.body:
-        raise BadRequest("Request body must be a JSON object")
-    try:
-        body = json_codec.loads(request.body)
-    except json_codec.JSONDecodeError:
-        raise BadRequest("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    limit: int = request.app.ctx.settings.max_json_depth
-    if depth_exceeds(body, limit):
-        raise BadRequest(f"Request body is nested deeper than {limit} levels")
-    return body
-
-
-def depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest deeper than ``limit`` (the outermost is level 1).
-
-    ``value`` is an object or an array. Iterative, so that the check itself
-    cannot hit a recursion limit.
-    """
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False

@@ -8,8 +8,11 @@ from common.config import (
     DEFAULT_PORTS,
     DEVELOPMENT_JWT_SECRET,
     ConfigError,
+    FailureLimit,
+    Rate,
     Settings,
     parse_duration,
+    parse_rate,
 )
 
 STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"
@@ -24,7 +27,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.database_url == "postgresql://postgres@localhost:5432/microservices"
     assert settings.redis_url == "redis://localhost:6379/0"
     assert settings.jwt_secret == DEVELOPMENT_JWT_SECRET
-    assert settings.jwt_expires_in == 24 * 3600
+    assert settings.jwt_expires_in == 15 * 60
     assert settings.rpc_prefix == "gatehouse"
     assert settings.rpc_timeout == 5.0
     assert settings.bcrypt_rounds == 10
@@ -262,6 +265,151 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.jwt_secret = "other"  # type: ignore[misc]
+
+
+def test_login_throttle_defaults() -> None:
+    limits = Settings.from_env({}).login_throttle
+
+    assert (limits.window, limits.first_delay) == (3600, 1)
+    assert limits.account == FailureLimit(max_failures=10, max_delay=60)
+    assert limits.ip == FailureLimit(max_failures=30, max_delay=900)
+    assert limits.pair == FailureLimit(max_failures=5, max_delay=900)
+
+
+def test_login_throttle_is_read() -> None:
+    limits = Settings.from_env(
+        {
+            "LOGIN_FAILURE_WINDOW": "2h",
+            "LOGIN_FIRST_DELAY": "500ms",
+            "LOGIN_MAX_FAILURES": "20",
+            "LOGIN_ACCOUNT_MAX_DELAY": "30s",
+            "LOGIN_IP_MAX_FAILURES": "100",
+            "LOGIN_IP_MAX_DELAY": "1h",
+            "LOGIN_PAIR_MAX_FAILURES": "3",
+            "LOGIN_PAIR_MAX_DELAY": "30m",
+        }
+    ).login_throttle
+
+    assert (limits.window, limits.first_delay) == (7200, 0.5)
+    assert limits.account == FailureLimit(20, 30)
+    assert limits.ip == FailureLimit(100, 3600)
+    assert limits.pair == FailureLimit(3, 1800)
+
+
+@pytest.mark.parametrize(
+    ("raw", "rate"),
+    [("10/1h", Rate(10, 3600)), ("5/m", Rate(5, 60)), (" 3 / 30s ", Rate(3, 30)), ("off", None)],
+)
+def test_parse_rate(raw: str, rate: Rate | None) -> None:
+    assert parse_rate("RATE_LIMIT_REGISTER", raw) == rate
+
+
+@pytest.mark.parametrize("raw", ["10", "0/1m", "ten/1m", "5/", "5/1x", "-1/1m"])
+def test_bad_rates_name_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REFRESH"):
+        Settings.from_env({"RATE_LIMIT_REFRESH": raw})
+
+
+def test_rate_limits_default_and_switch_off() -> None:
+    assert dict(Settings.from_env({}).rate_limits) == {
+        "register": Rate(20, 3600),
+        "refresh": Rate(60, 60),
+        "forgot_password": Rate(10, 3600),
+        "reset_password": Rate(20, 3600),
+    }
+    limits = Settings.from_env({"RATE_LIMIT_REGISTER": "off", "RATE_LIMIT_REFRESH": "2/1s"})
+    assert "register" not in limits.rate_limits
+    assert limits.rate_limits["refresh"] == Rate(2, 1)
+
+
+def test_session_and_reset_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.refresh_expires_in == 30 * 86400
+    assert settings.refresh_reuse_interval == 10
+    assert settings.password_reset_expires_in == 30 * 60
+    assert settings.smtp_url is None
+    assert settings.smtp_from
+
+
+def test_session_and_reset_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "REFRESH_EXPIRES_IN": "7d",
+            "REFRESH_REUSE_INTERVAL": "2s",
+            "PASSWORD_RESET_EXPIRES_IN": "15m",
+            "SMTP_URL": "smtps://u:p@mail.example.org:465",
+            "SMTP_FROM": "Auth <auth@example.org>",
+        }
+    )
+    assert settings.refresh_expires_in == 7 * 86400
+    assert settings.refresh_reuse_interval == 2
+    assert settings.password_reset_expires_in == 15 * 60
+    assert settings.smtp_url == "smtps://u:p@mail.example.org:465"
+    assert settings.smtp_from == "Auth <auth@example.org>"
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "mail.example.org:25"])
+def test_a_bad_smtp_url_names_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="SMTP_URL"):
+        Settings.from_env({"SMTP_URL": url})
+
+
+# ----------------------------------------------------------------------------
+# Token keys
+
+
+def test_token_key_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_private_key_file is None
+    assert settings.jwt_public_key_file is None
+    assert settings.jwt_previous_public_key_files == ()
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("gatehouse", "gatehouse")
+    assert settings.jwks_max_age == 300
+
+
+@pytest.mark.parametrize(("raw", "algorithm"), [("eddsa", "EdDSA"), ("rs256", "RS256")])
+def test_jwt_algorithm_is_read_case_insensitively(raw: str, algorithm: str) -> None:
+    settings = Settings.from_env({"JWT_ALGORITHM": raw, "JWT_PRIVATE_KEY_FILE": "/k.pem"})
+
+    assert settings.jwt_algorithm == algorithm
+
+
+@pytest.mark.parametrize("raw", ["none", "HS512", "ES256", "Ed25519x"])
+def test_an_unsupported_jwt_algorithm_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM must be one of HS256, EdDSA, RS256"):
+        Settings.from_env({"JWT_ALGORITHM": raw})
+
+
+@pytest.mark.parametrize("app_env", ["development", "production"])
+def test_a_key_pair_algorithm_without_key_files_is_refused(app_env: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM=EdDSA needs JWT_PRIVATE_KEY_FILE"):
+        Settings.from_env({"APP_ENV": app_env, "JWT_ALGORITHM": "EdDSA"})
+
+
+def test_production_with_a_key_pair_needs_no_jwt_secret() -> None:
+    settings = Settings.from_env(
+        {"APP_ENV": "production", "JWT_ALGORITHM": "RS256", "JWT_PUBLIC_KEY_FILE": "/k.pub.pem"}
+    )
+
+    assert settings.jwt_secret == ""
+    assert settings.jwt_public_key_file == "/k.pub.pem"
+
+
+def test_token_key_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "JWT_PREVIOUS_PUBLIC_KEY_FILES": " /a.pem, ,/b.pem ,",
+            "JWT_ISSUER": "https://id.example",
+            "JWT_AUDIENCE": "api.example",
+            "JWKS_MAX_AGE": "1h",
+        }
+    )
+
+    assert settings.jwt_previous_public_key_files == ("/a.pem", "/b.pem")
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("https://id.example", "api.example")
+    assert settings.jwks_max_age == 3600
 
 
 @pytest.mark.parametrize("secret", ["a" * 32, "abcd" * 12, "0123456789abcde" * 3])

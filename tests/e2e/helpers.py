@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import re
 import time
+import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,11 +19,15 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from tests.conftest import TEST_JWT_SECRET
+from tests.key_material import secret_kid
 
 PASSWORD = "secret123"
 # What the gateway may send back as X-Request-ID (common/context.py accepts no more).
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 ERROR_KEYS = {"success", "error", "request_id"}
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+# The key id the gateway gives the test secret (RFC 7638 thumbprint of its JWK).
+TEST_KID = secret_kid(TEST_JWT_SECRET)
 
 
 def email_for(username: str) -> str:
@@ -55,6 +62,19 @@ async def new_account(
     logged_in = await login(client, username, password)
     assert logged_in.status_code == 200, logged_in.text
     return created.json()["user"], logged_in.json()["token"]
+
+
+def client_at(base_url: str, address: str) -> httpx.AsyncClient:
+    """A client the gateway sees at ``address``.
+
+    An address in 127.0.0.0/8 (all loopback on Linux) is the socket's own
+    source address; any other is sent as X-Forwarded-For from 127.0.0.1, which
+    counts only for a gateway started with TRUSTED_PROXIES=127.0.0.1.
+    """
+    if ipaddress.ip_address(address) in LOOPBACK:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(base_url=base_url, timeout=15, transport=transport)
+    return httpx.AsyncClient(base_url=base_url, timeout=15, headers={"X-Forwarded-For": address})
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -112,12 +132,16 @@ def make_token(
     *,
     user_id: int | str | None,
     session: int | str | None,
-    secret: str | None = TEST_JWT_SECRET,
+    secret: Any = TEST_JWT_SECRET,
     algorithm: str = "HS256",
     lifetime: int = 3600,
+    kid: str | None = TEST_KID,
     **extra: Any,
 ) -> str:
-    """A token like the gateway's, with any claim changed or dropped (None drops it)."""
+    """A token like the gateway's, with any claim (or the kid) changed or dropped (None drops it).
+
+    ``secret`` is the HMAC secret, or a private key object for EdDSA / RS256.
+    """
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": None if user_id is None else str(user_id),
@@ -125,13 +149,18 @@ def make_token(
         "iat": now,
         "exp": now + lifetime,
         "iss": "gatehouse",
+        "aud": "gatehouse",
+        "jti": uuid.uuid4().hex,
         **extra,
     }
     with warnings.catch_warnings():
         # HS512 with the (52-byte) test secret is refused by the gateway anyway.
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)
         return jwt.encode(
-            {k: v for k, v in claims.items() if v is not None}, secret, algorithm=algorithm
+            {k: v for k, v in claims.items() if v is not None},
+            secret,
+            algorithm=algorithm,
+            headers=None if kid is None else {"kid": kid},
         )
 
 
@@ -153,6 +182,82 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def password_hash_of(database_url: str, username: str) -> str:
+    """The stored bcrypt hash of ``username``."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        hashed: str = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE username = $1", username
+        )
+    finally:
+        await conn.close()
+    return hashed
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+
+
+async def logout(client: httpx.AsyncClient, token: str, scope: str | None = None) -> httpx.Response:
+    params = {"scope": scope} if scope is not None else None
+    return await client.post("/api/auth/logout", params=params, headers=bearer(token))
+
+
+async def sessions_of(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    answer = await client.get("/api/auth/sessions", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    listed: list[dict[str, Any]] = answer.json()["sessions"]
+    return listed
+
+
+async def audit_types(client: httpx.AsyncClient, token: str) -> list[str]:
+    """The caller's audit event types, newest first."""
+    answer = await client.get("/api/auth/audit", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    return [event["type"] for event in answer.json()["events"]]
+
+
+def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
+    """A login or refresh answer: the seed's fields plus the refresh pair."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["success"] is True
+    assert body["token_type"] == "Bearer"
+    assert isinstance(body["token"], str)
+    assert body["token"]
+    # 256 bits in URL-safe base64.
+    assert len(body["refresh_token"]) >= 43
+    assert 0 < body["expires_in"] <= 15 * 60
+    assert set(body["user"]) == {"id", "username", "email"}
+    assert response.headers["cache-control"] == "no-store"
+    return body
+
+
+async def dev_log_reset_token(client: httpx.AsyncClient, log: Path, email: str) -> str:
+    """Ask for a reset of ``email`` and read the token from the development log line."""
+    answer = await client.post("/api/auth/forgot-password", json={"email": email})
+    assert answer.status_code == 202, answer.text
+    pattern = re.compile(rf"password reset token for {re.escape(email.lower())}: (\S+)")
+    async with asyncio.timeout(10):
+        while True:
+            found = pattern.search(await asyncio.to_thread(log.read_text, errors="replace"))
+            if found:
+                return found.group(1)
+            await asyncio.sleep(0.05)
+
+
+async def audit_rows(database_url: str, user_id: int) -> list[asyncpg.Record]:
+    """The user's audit rows, oldest first, read from PostgreSQL directly."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM audit_events WHERE user_id = $1 ORDER BY id", user_id
+        )
+    finally:
+        await conn.close()
+    return rows
 
 
 async def raw_exchange(port: int, raw: bytes) -> bytes:

@@ -40,6 +40,7 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.UnsupportedMediaType: (415, False),
     errors.HeaderFieldsTooLarge: (431, False),
     errors.ClientClosed: (499, False),
+    errors.InvalidResetToken: (400, False),
 }
 
 EXPECTED_CODES = {
@@ -62,6 +63,7 @@ EXPECTED_CODES = {
     "unsupported_media_type": 415,
     "request_header_fields_too_large": 431,
     "client_closed": 499,
+    "invalid_reset_token": 400,
 }
 
 
