@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from common.health_server import HealthServer
+from tests.e2e.helpers import split_raw
 
 
 class Check:
@@ -45,13 +46,7 @@ async def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     finally:
         writer.close()
         await writer.wait_closed()
-    head, _, body = response.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return split_raw(response)
 
 
 def request(method: str, path: str, *extra_headers: str) -> bytes:

@@ -287,12 +287,18 @@ def _complete(answer: bytes) -> bool:
     return False
 
 
-def parse_raw(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """Status, headers (lower-case names) and JSON body of a raw HTTP answer."""
+def split_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body bytes of a raw HTTP answer."""
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {}
     for line in lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, json.loads(body) if body else {}
+    return int(status_line.split()[1]), headers, body
+
+
+def parse_raw(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers and JSON body of a raw HTTP answer."""
+    status, headers, body = split_raw(answer)
+    return status, headers, json.loads(body) if body else {}
