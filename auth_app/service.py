@@ -9,12 +9,13 @@ from typing import Any
 
 import asyncpg
 from loguru import logger
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from auth_app.throttle import LoginThrottle
 from common.db.idempotency import once_per_message, run_once
 from common.db.pool import connection
-from common.errors import InvalidCredentials, InvalidToken, ServiceUnavailable
+from common.errors import InvalidCredentials, InvalidToken, RateLimited, ServiceUnavailable
 from common.rpc.message import Request
 from common.rpc.server import Method
 from common.schemas import ChangePasswordParams, LoginParams, SessionParams
@@ -36,6 +37,11 @@ class AuthService:
             max_failures=ctx.settings.login_max_failures,
             window=ctx.settings.login_failure_window,
         )
+        self._throttled = Counter(
+            "gatehouse_login_throttled",
+            "Logins refused because the account name had too many recent failures.",
+            registry=ctx.metrics.registry,
+        )
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -46,7 +52,11 @@ class AuthService:
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
-        await self._throttle.check(params["login"])
+        try:
+            await self._throttle.check(params["login"])
+        except RateLimited:
+            self._throttled.inc()
+            raise
         async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
         hashed = user["password_hash"] if user is not None else None

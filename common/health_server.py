@@ -1,5 +1,6 @@
 """The one HTTP port a worker opens: ``GET /health`` (200 or 503, with its
-dependencies) and ``GET /health/live`` (200 while the process answers).
+dependencies), ``GET /health/live`` (200 while the process answers) and,
+when given, ``GET /metrics`` (Prometheus text).
 
 Deliberately tiny (asyncio streams, HTTP/1.0 style: one request per
 connection) so that a worker carries no web framework and exposes nothing
@@ -13,16 +14,27 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from common import json_codec
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+# Renders the process's metrics in the Prometheus text format.
+MetricsRenderer = Callable[[], Awaitable[bytes]]
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
 class HealthServer:
-    def __init__(self, check: HealthCheck, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        check: HealthCheck,
+        *,
+        host: str,
+        port: int,
+        metrics: MetricsRenderer | None = None,
+    ) -> None:
         self._check = check
+        self._metrics = metrics
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -47,10 +59,14 @@ class HealthServer:
             while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
                 pass
             parts = request_line.decode("latin-1").split()
-            status, body = await self._respond(parts)
-            payload = json_codec.dumps(body)
+            content_type = "application/json"
+            if self._metrics is not None and parts[:2] == ["GET", "/metrics"]:
+                status, payload, content_type = 200, await self._metrics(), CONTENT_TYPE_LATEST
+            else:
+                status, body = await self._respond(parts)
+                payload = json_codec.dumps(body)
             writer.write(
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + (b"" if parts[:1] == ["HEAD"] else payload)
             )

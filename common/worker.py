@@ -26,6 +26,7 @@ from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.health_server import HealthServer
 from common.keys import Keys
+from common.metrics import WorkerMetrics
 from common.redis_client import blocking_client, command_client
 from common.rpc.message import Request
 from common.rpc.registry import Registry, describe_process, new_instance_id
@@ -51,6 +52,7 @@ class WorkerContext:
     hasher: PasswordHasher
     tokens: TokenSigner
     stats: RpcStats
+    metrics: WorkerMetrics
 
 
 MethodsFactory = Callable[[WorkerContext], Mapping[str, Method]]
@@ -63,7 +65,8 @@ class Worker:
         self.instance = new_instance_id(service)
         self._build_methods = build_methods
         self._keys = Keys(settings.rpc_prefix)
-        self._stats = RpcStats()
+        self._metrics = WorkerMetrics(service)
+        self._stats = self._metrics.rpc
         self._stopped = asyncio.Event()
         self._info = describe_process(service)
         self.ctx: WorkerContext | None = None
@@ -119,9 +122,14 @@ class Worker:
             redis=redis,
             pool=pool,
             queries=queries,
-            hasher=PasswordHasher(settings.bcrypt_rounds, settings.password_threads),
+            hasher=PasswordHasher(
+                settings.bcrypt_rounds,
+                settings.password_threads,
+                timing=self._metrics.password_seconds,
+            ),
             tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
             stats=self._stats,
+            metrics=self._metrics,
         )
         self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
         self._server = RpcServer(
@@ -141,6 +149,9 @@ class Worker:
             self._health,
             host="0.0.0.0",  # noqa: S104
             port=settings.port_for(self.service),
+            metrics=lambda: self._metrics.scrape(
+                redis, self._keys.request_queue(self.service), pool
+            ),
         )
         await self.health.start()
         await self._beat()
@@ -178,6 +189,7 @@ class Worker:
             logger.warning("heartbeat failed: {}", exc)
 
     async def _recover(self) -> None:
+        assert self._server is not None
         try:
             recoveries = await self._registry.recover_dead(self.service)
         except RedisError as exc:
@@ -191,9 +203,9 @@ class Worker:
                 sum(recovery.expired.values()),
             )
             for method, count in recovery.requeued.items():
-                self._stats.count(method, "redelivered", count)
+                self._stats.count(self._server.metric_label(method), "redelivered", count)
             for method, count in recovery.expired.items():
-                self._stats.count(method, "dropped_expired", count)
+                self._stats.count(self._server.metric_label(method), "dropped_expired", count)
 
     async def _purge(self) -> None:
         assert self.ctx is not None

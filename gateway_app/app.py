@@ -23,12 +23,12 @@ from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
-from common.rpc.stats import RpcStats
 from common.security.tokens import TokenSigner
 from common.sessions import SessionCache
 from gateway_app.auth import authenticate
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
+from gateway_app.routes_metrics import register_metrics_routes
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_metrics_routes(app)
     return app
 
 
@@ -64,7 +65,7 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
     app.ctx.redis = command_client(settings.redis_url, max_connections=32)
     app.ctx.blocking_redis = blocking_client(settings.redis_url, block_seconds=REPLY_BLOCK_SECONDS)
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.heartbeat_ttl)
-    app.ctx.stats = RpcStats()
+    app.ctx.stats = app.ctx.metrics.rpc
     app.ctx.rpc = RpcClient(
         app.ctx.redis,
         app.ctx.blocking_redis,
