@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 APP_ENVS = ("development", "production")
 SERVICE_NAMES = ("gateway", "user", "auth")
+LOG_FORMATS = ("human", "json")
 DEFAULT_PORTS = {"gateway": 3000, "user": 3001, "auth": 3002}
 PORT_VARIABLES = {"gateway": "GATEWAY_PORT", "user": "USER_HEALTH_PORT", "auth": "AUTH_HEALTH_PORT"}
 
@@ -115,6 +116,8 @@ class Settings:
     # Failed logins an account name may have within the window before 429.
     login_max_failures: int
     login_failure_window: float
+    # "human" (the default) or "json": one JSON object per line for log shippers.
+    log_format: str
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +170,7 @@ class Settings:
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
             login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
             login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
+            log_format=_log_format(env),
         )
 
 
@@ -216,3 +220,12 @@ def _rpc_prefix(env: _Env) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", prefix):
         raise ConfigError(f"RPC_PREFIX may hold letters, digits, '_', '.', '-' (got {prefix!r})")
     return prefix
+
+
+def _log_format(env: _Env) -> str:
+    log_format = (env.text("LOG_FORMAT") or "human").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {log_format!r})"
+        )
+    return log_format

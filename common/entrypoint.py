@@ -21,7 +21,7 @@ def load_settings(service: str) -> Settings:
     except ConfigError as exc:
         print(f"gatehouse {service}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(service, settings.log_level)
+    configure_logging(service, settings.log_level, settings.log_format)
     if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
         logger.warning(
             "JWT_SECRET is not set: using the development secret (refused in production)"

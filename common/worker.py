@@ -26,6 +26,7 @@ from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.health_server import HealthServer
 from common.keys import Keys
+from common.logging import set_instance
 from common.metrics import WorkerMetrics
 from common.redis_client import blocking_client, command_client
 from common.rpc.message import Request
@@ -63,6 +64,7 @@ class Worker:
         self.settings = settings
         self.service = service
         self.instance = new_instance_id(service)
+        set_instance(self.instance)
         self._build_methods = build_methods
         self._keys = Keys(settings.rpc_prefix)
         self._metrics = WorkerMetrics(service)

@@ -20,6 +20,7 @@ from common.config import Settings
 from common.context import accept_request_id, request_id_var
 from common.errors import BadRequest, ServiceUnavailable
 from common.keys import Keys
+from common.logging import set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
@@ -62,6 +63,7 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
     keys = Keys(settings.rpc_prefix)
     app.ctx.instance = new_instance_id(SERVICE)
+    set_instance(app.ctx.instance)
     app.ctx.redis = command_client(settings.redis_url, max_connections=32)
     app.ctx.blocking_redis = blocking_client(settings.redis_url, block_seconds=REPLY_BLOCK_SECONDS)
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.heartbeat_ttl)

@@ -155,3 +155,26 @@ async def test_after_close_the_port_refuses_connections(check: Check) -> None:
 
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_metrics_are_served_as_prometheus_text_when_given(check: Check) -> None:
+    async def metrics() -> bytes:
+        return b"# TYPE up gauge\nup 1.0\n"
+
+    health = HealthServer(check, host="127.0.0.1", port=0, metrics=metrics)
+    await health.start()
+    try:
+        status, headers, body = await exchange(health.port, request("GET", "/metrics"))
+    finally:
+        await health.close()
+
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert body == b"# TYPE up gauge\nup 1.0\n"
+    assert check.calls == 0
+
+
+async def test_without_metrics_the_path_is_not_found(server: HealthServer) -> None:
+    status, _, _ = await exchange(server.port, request("GET", "/metrics"))
+
+    assert status == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 
 from common.security.passwords import PasswordHasher
 
@@ -70,3 +71,19 @@ async def test_verify_of_an_over_long_password_answers_instead_of_raising(
     hashed = await hasher.hash("a1" * 36)
 
     assert await hasher.verify("b2" * 60, hashed) is False
+
+
+async def test_hash_and_verify_time_is_observed_by_operation() -> None:
+    registry = CollectorRegistry()
+    timing = Histogram("hash_seconds", "test", ["operation"], registry=registry)
+    timed = PasswordHasher(rounds=4, threads=1, timing=timing)
+    try:
+        hashed = await timed.hash("correct horse 1")
+        await timed.verify("correct horse 1", hashed)
+        await timed.verify("wrong horse 1", None)
+    finally:
+        timed.close()
+
+    assert registry.get_sample_value("hash_seconds_count", {"operation": "hash"}) == 1
+    assert registry.get_sample_value("hash_seconds_count", {"operation": "verify"}) == 2
+    assert (registry.get_sample_value("hash_seconds_sum", {"operation": "hash"}) or 0) > 0
