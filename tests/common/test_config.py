@@ -262,3 +262,13 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.jwt_secret = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, "human"), ("json", "json"), ("JSON", "json")])
+def test_log_format_is_human_unless_json_is_asked(raw: str | None, expected: str) -> None:
+    assert Settings.from_env({} if raw is None else {"LOG_FORMAT": raw}).log_format == expected
+
+
+def test_an_unknown_log_format_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of human, json"):
+        Settings.from_env({"LOG_FORMAT": "xml"})
