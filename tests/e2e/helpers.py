@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import time
+import uuid
 import warnings
 from typing import Any
 
@@ -151,3 +153,39 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def password_hash_of(database_url: str, username: str) -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        hashed: str = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE username = $1", username
+        )
+    finally:
+        await conn.close()
+    return hashed
+
+
+async def account_flow(client: httpx.AsyncClient, database_url: str, name: str) -> list[str]:
+    """Register, log in, read the profile, change the password, then fail a login.
+
+    Returns every secret the flow handled (passwords, the token, the password
+    and token hashes), for tests that look for them where they must not be.
+    """
+    password, new_password, wrong = (f"{kind}-{uuid.uuid4().hex}" for kind in "pnw")
+    _, token = await new_account(client, name, password)
+    assert (await profile(client, token)).status_code == 200
+    old_hash = await password_hash_of(database_url, name)
+    changed = await change_password(client, token, password, new_password)
+    assert changed.status_code == 200, changed.text
+    assert (await login(client, name, wrong)).status_code == 401
+    return [
+        password,
+        new_password,
+        wrong,
+        token,
+        token.rsplit(".", 1)[1],
+        hashlib.sha256(token.encode()).hexdigest(),
+        old_hash,
+        await password_hash_of(database_url, name),
+    ]
