@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +17,15 @@ from common.logging import configure_logging, set_instance
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state: put loguru's and the root logger's back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
     logger.remove()
     logger.configure(extra={}, patcher=lambda record: None)
     logger.add(sys.stderr)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def json_lines(err: str) -> list[dict[str, Any]]:
