@@ -1,8 +1,9 @@
 """Prometheus metrics of one worker process, in a registry of its own.
 
 Each process is one scrape target. Counters and histograms are updated on the
-hot path (about a microsecond each); what costs a call (the queue's length in
-Redis, the pool's state) is read only when ``/metrics`` is scraped.
+hot path (a few microseconds a request, label children cached); what costs a
+call (the queue's length in Redis, the pool's state) is read only when
+``/metrics`` is scraped.
 """
 
 from __future__ import annotations
