@@ -75,6 +75,8 @@ class Worker:
         self.health: HealthServer | None = None
         self._server: RpcServer | None = None
         self._blocking_redis: Redis | None = None
+        # Read here, before anything opens, so a bad key file stops the start at once.
+        self._tokens = TokenSigner.from_settings(settings)
 
     def stop(self) -> None:
         """Stop taking requests; ``run`` finishes those in flight and returns."""
@@ -129,7 +131,7 @@ class Worker:
                 settings.password_threads,
                 timing=self._metrics.password_seconds,
             ),
-            tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+            tokens=self._tokens,
             stats=self._stats,
             metrics=self._metrics,
         )
