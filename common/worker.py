@@ -54,8 +54,12 @@ class WorkerContext:
     queries: Queries
     hasher: PasswordHasher
     tokens: TokenSigner
-    stats: RpcStats
     metrics: WorkerMetrics
+
+    @property
+    def stats(self) -> RpcStats:
+        """The RPC counters, kept in ``metrics``' registry."""
+        return self.metrics.rpc
 
     async def once(self, request: Request, run: Callable[[], Awaitable[T]]) -> T:
         """``run()`` once per message id; a redelivery gets the stored reply.
@@ -147,7 +151,6 @@ class Worker:
                 timing=self._metrics.password_seconds,
             ),
             tokens=self._tokens,
-            stats=self._stats,
             metrics=self._metrics,
         )
         self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
