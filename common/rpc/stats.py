@@ -117,22 +117,6 @@ class RpcStats:
             if outcome not in (OK, TIMEOUT)
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """Per method: calls, ok, timeouts, the side's events and errors by code."""
-        methods: dict[str, dict[str, Any]] = {}
-        for (method, outcome), count in self._all_outcomes().items():
-            entry = methods.setdefault(method, {"errors": {}})
-            entry["calls"] = entry.get("calls", 0) + count
-            if outcome in (OK, TIMEOUT):
-                entry["ok" if outcome == OK else "timeouts"] = count
-            else:
-                entry["errors"][outcome] = count
-        for event, counter in self._events.items():
-            for sample in _totals(counter):
-                entry = methods.setdefault(sample.labels["method"], {"errors": {}})
-                entry[event] = int(sample.value)
-        return dict(sorted(methods.items()))
-
     def _all_outcomes(self) -> dict[tuple[str, str], int]:
         return {
             (sample.labels["method"], sample.labels["outcome"]): int(sample.value)
