@@ -3,6 +3,7 @@
 gatehouse up [honcho args]   set up and run the whole system (Procfile)
 gatehouse migrate            apply pending migrations
 gatehouse trace              pair requests with replies, live (MONITOR)
+gatehouse bench              measure every scenario against its baseline, one table
 """
 
 from __future__ import annotations
@@ -52,11 +53,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     trace.add_argument("--request-id", help="only calls carrying this request id")
     trace.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    bench = commands.add_parser(
+        "bench", help="throughput, latency, CPU and memory per scenario, with baselines"
+    )
+    bench.add_argument("--quick", action="store_true", help="tiny durations: a smoke test")
+    bench.add_argument("--rounds", type=int, help="rounds per scenario (median; default 3)")
+    bench.add_argument("--seconds", type=float, help="seconds per HTTP cell (default 5)")
+    bench.add_argument("--rpc-seconds", type=float, help="seconds per RPC cell (default 3)")
+    bench.add_argument("--client", choices=("auto", "wrk", "builtin"), default="auto")
+    bench.add_argument("--bcrypt-rounds", type=int, help="BCRYPT_ROUNDS of the stack (10)")
+    bench.add_argument("--log-level", help="LOG_LEVEL of the stack (INFO, the default)")
+    bench.add_argument("--json-out", type=Path, help="also write the table as JSON here")
+
     args = parser.parse_args(argv)
     if args.command == "up":
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
         raise SystemExit(run_migrate())
+    if args.command == "bench":
+        raise SystemExit(run_bench_command(args))
     if args.command == "trace":
         from common.trace import run_trace
 
@@ -73,6 +88,19 @@ def _settings() -> Settings:
     except ConfigError as exc:
         print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from bench.runner import BenchOptions, command_line, run_bench
+
+    given = {
+        name: value
+        for name in ("rounds", "seconds", "rpc_seconds", "bcrypt_rounds", "log_level", "json_out")
+        if (value := getattr(args, name)) is not None
+    }
+    given["client"] = args.client
+    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
+    return run_bench(options, command_line())
 
 
 def run_migrate() -> int:
