@@ -22,7 +22,7 @@ from bench.launcher import Launched
 from bench.procstat import CpuMeter, cpu_seconds, memory_kib
 from bench.report import Row
 from bench.servers import postgres_pids, redis_pids
-from common import json_codec
+from common import event_loop, json_codec
 
 PASSWORD = "bench-password-1"  # noqa: S105 - an account the benchmark makes
 PROFILE = "/api/users/profile"
@@ -93,12 +93,12 @@ def load_profile(
     if options.use_wrk:
         wrk.run_wrk(url, token=token, connections=options.connections, seconds=options.warmup)
     else:
-        asyncio.run(drive(call, target.port, options.connections, options.warmup))
+        event_loop.run(drive(call, target.port, options.connections, options.warmup))
     meter = CpuMeter(
         groups
         | {
-            "postgres": asyncio.run(postgres_pids(options.database_url)),
-            "redis": asyncio.run(redis_pids(options.redis_url)),
+            "postgres": event_loop.run(postgres_pids(options.database_url)),
+            "redis": event_loop.run(redis_pids(options.redis_url)),
         }
     )
     if options.use_wrk:
@@ -106,6 +106,7 @@ def load_profile(
         result = wrk.run_wrk(
             url, token=token, connections=options.connections, seconds=options.seconds
         )
+        meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
         usage = meter.stop({"wrk": (result.cpu_seconds, result.peak_rss_mib)})
         row = Row(
             "profile",
@@ -119,8 +120,9 @@ def load_profile(
     else:
         own_before = cpu_seconds(os.getpid()) or 0.0
         meter.start()
-        load = asyncio.run(drive(call, target.port, options.connections, options.seconds))
+        load = event_loop.run(drive(call, target.port, options.connections, options.seconds))
         own = (cpu_seconds(os.getpid()) or 0.0) - own_before
+        meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
         usage = meter.stop({"loadgen": (own, (memory_kib(os.getpid()) or 0) / 1024)})
         row = _row_from_load("profile", variant, load)
         requests = load.requests
@@ -200,14 +202,15 @@ def login_storm(
     meter = CpuMeter(
         {process: [launched.pid] for process, launched in stack.items()}
         | {
-            "postgres": asyncio.run(postgres_pids(options.database_url)),
-            "redis": asyncio.run(redis_pids(options.redis_url)),
+            "postgres": event_loop.run(postgres_pids(options.database_url)),
+            "redis": event_loop.run(redis_pids(options.redis_url)),
         }
     )
     own_before = cpu_seconds(os.getpid()) or 0.0
     meter.start()
-    logins, probe, gateway_lag, auth_lag = asyncio.run(storm())
+    logins, probe, gateway_lag, auth_lag = event_loop.run(storm())
     own = (cpu_seconds(os.getpid()) or 0.0) - own_before
+    meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
     usage = meter.stop({"loadgen": (own, (memory_kib(os.getpid()) or 0) / 1024)})
     succeeded = logins.requests - logins.errors
     storm_row = _row_from_load("login", "storm through gateway", logins)

@@ -91,6 +91,15 @@ class CpuMeter:
     def start(self) -> None:
         self._before = self._read()
 
+    def add_late(self, name: str, pids: Iterable[int]) -> None:
+        """Pids of ``name`` that appeared after ``start`` (new PostgreSQL backends):
+        all their CPU counts, which includes their connection set-up."""
+        known = self._groups.setdefault(name, [])
+        for pid in pids:
+            if pid not in known:
+                known.append(pid)
+                self._before[pid] = 0.0
+
     def stop(self, extra: Mapping[str, tuple[float, float]] | None = None) -> Usage:
         """Usage since ``start``; ``extra`` adds groups measured otherwise (cpu s, RSS MiB)."""
         after = self._read()

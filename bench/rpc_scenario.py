@@ -7,7 +7,6 @@ same machine. The client runs in the bench process.
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import uuid
@@ -22,6 +21,7 @@ from bench.procstat import CpuMeter, cpu_seconds, memory_kib
 from bench.report import Row
 from bench.rpc_roundtrip import CallOnce, CallResult, cleanup, drive_calls, gatehouse_caller, serve
 from bench.servers import nats_pids, redis_pids
+from common import event_loop
 
 READY_SECONDS = 20.0
 SPAWN = multiprocessing.get_context("spawn")
@@ -84,7 +84,7 @@ def _measure(
             async with caller(inflight) as call:
                 return await _timed_calls(call, inflight, options, meter)
 
-        result, client_cpu = asyncio.run(run(inflight, meter))
+        result, client_cpu = event_loop.run(run(inflight, meter))
         usage = meter.stop({"client": (client_cpu, (memory_kib(os.getpid()) or 0) / 1024)})
         latencies_ms = [x * 1000 for x in result.latencies]
         rows.append(
@@ -105,7 +105,7 @@ def _measure(
 def rpc_round(options: RpcOptions, notes: list[str]) -> list[Row]:
     """One round of every variant at every level."""
     redis_url = options.redis_url
-    redis = asyncio.run(redis_pids(redis_url))
+    redis = event_loop.run(redis_pids(redis_url))
     rows: list[Row] = []
 
     prefix = f"bench-rpc-{uuid.uuid4().hex[:8]}"
@@ -117,7 +117,7 @@ def rpc_round(options: RpcOptions, notes: list[str]) -> list[Row]:
 
             rows += _measure("gatehouse", product, {"worker": [pid], "redis": redis}, options)
     finally:
-        asyncio.run(cleanup(redis_url, prefix))
+        event_loop.run(cleanup(redis_url, prefix))
 
     prefix = f"bench-rpc-{uuid.uuid4().hex[:8]}"
     try:
@@ -128,9 +128,9 @@ def rpc_round(options: RpcOptions, notes: list[str]) -> list[Row]:
 
             rows += _measure("naive redis loop", naive, {"worker": [pid], "redis": redis}, options)
     finally:
-        asyncio.run(cleanup(redis_url, prefix))
+        event_loop.run(cleanup(redis_url, prefix))
 
-    missing = asyncio.run(rpc_baselines.nats_reachable())
+    missing = event_loop.run(rpc_baselines.nats_reachable())
     if missing:
         note = f"NATS request/reply skipped: {missing}"
         if note not in notes:

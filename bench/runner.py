@@ -39,6 +39,7 @@ from bench.report import Ratio, Row, as_json, merge_rounds, render_table
 from bench.rpc_scenario import RpcOptions, rpc_round
 from bench.scratch import ADMIN_URL, scratch_database
 
+SCENARIOS = ("profile", "rpc", "login", "startup")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RPC_LEVELS = (1, 64)
 SCENARIO_ORDER = ["profile", *(f"rpc@{level}" for level in RPC_LEVELS), "login", "startup"]
@@ -59,6 +60,7 @@ class BenchOptions:
     bcrypt_rounds: int = 10
     log_level: str = "INFO"
     json_out: Path | None = None
+    only: tuple[str, ...] = SCENARIOS
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
@@ -68,6 +70,10 @@ class BenchOptions:
 
 
 def run_bench(options: BenchOptions, command: str) -> int:
+    unknown = set(options.only) - set(SCENARIOS)
+    if unknown:
+        print(f"gatehouse bench: unknown scenario(s) {sorted(unknown)}", file=sys.stderr)
+        return 2
     use_wrk = options.client == "wrk" or (options.client == "auto" and wrk.available())
     if use_wrk and not wrk.available():
         print("gatehouse bench: --client wrk, but wrk is not installed", file=sys.stderr)
@@ -94,9 +100,11 @@ def run_bench(options: BenchOptions, command: str) -> int:
         rpc = RpcOptions(options.rpc_seconds, options.warmup, RPC_LEVELS, redis_url)
         for round_number in range(1, options.rounds + 1):
             print(f"gatehouse bench: round {round_number} of {options.rounds}", file=sys.stderr)
-            rows += _http_round(Launcher(env, Path(logs)), http, options.bcrypt_rounds)
-            asyncio.run(_forget_keys(redis_url, env["RPC_PREFIX"]))
-            rows += rpc_round(rpc, notes)
+            if {"profile", "login", "startup"} & set(options.only):
+                rows += _http_round(Launcher(env, Path(logs)), http, options)
+                asyncio.run(_forget_keys(redis_url, env["RPC_PREFIX"]))
+            if "rpc" in options.only:
+                rows += rpc_round(rpc, notes)
     merged = sorted(merge_rounds(rows), key=lambda row: SCENARIO_ORDER.index(row.scenario))
     ratios = compute_ratios(merged)
     meta = _meta(options, command, use_wrk) | {
@@ -117,19 +125,22 @@ def run_bench(options: BenchOptions, command: str) -> int:
     return 0
 
 
-def _http_round(launcher: Launcher, http: HttpOptions, bcrypt_rounds: int) -> list[Row]:
+def _http_round(launcher: Launcher, http: HttpOptions, options: BenchOptions) -> list[Row]:
     """Start-up, profile (gateway, then the baseline) and the login storm, on a fresh stack."""
     try:
         stack = launcher.start_stack()
-        baseline = launcher.launch("baseline")
-        launcher.wait_healthy(baseline)
         time.sleep(IDLE_SECONDS)
-        rows = startup_rows(stack)
+        rows = startup_rows(stack) if "startup" in options.only else []
         name, token = asyncio.run(new_account(stack["gateway"].port))
-        groups = {process: [launched.pid] for process, launched in stack.items()}
-        rows.append(load_profile(stack["gateway"], token, http, groups, GATEWAY))
-        rows.append(load_profile(baseline, token, http, {"baseline": [baseline.pid]}, BASELINE))
-        rows += login_storm(stack, name, token, http, bcrypt_rounds)
+        if "profile" in options.only:
+            baseline = launcher.launch("baseline")
+            launcher.wait_healthy(baseline)
+            groups = {process: [launched.pid] for process, launched in stack.items()}
+            rows.append(load_profile(stack["gateway"], token, http, groups, GATEWAY))
+            baseline_pids = {"baseline": [baseline.pid]}
+            rows.append(load_profile(baseline, token, http, baseline_pids, BASELINE))
+        if "login" in options.only:
+            rows += login_storm(stack, name, token, http, options.bcrypt_rounds)
         return rows
     finally:
         launcher.stop()

@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench.add_argument("--bcrypt-rounds", type=int, help="BCRYPT_ROUNDS of the stack (10)")
     bench.add_argument("--log-level", help="LOG_LEVEL of the stack (INFO, the default)")
     bench.add_argument("--json-out", type=Path, help="also write the table as JSON here")
+    bench.add_argument(
+        "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -99,6 +102,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
         if (value := getattr(args, name)) is not None
     }
     given["client"] = args.client
+    if args.only:
+        given["only"] = tuple(name.strip() for name in args.only.split(","))
     options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
     return run_bench(options, command_line())
 
