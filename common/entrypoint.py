@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from loguru import logger
 
+from common import event_loop
 from common.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
 from common.db.migrations import MigrationError
 from common.db.queries import QueryFileError
@@ -33,7 +33,7 @@ def run_worker(service: str, build_methods: MethodsFactory) -> None:
     settings = load_settings(service)
     worker = Worker(settings, service, build_methods)
     try:
-        asyncio.run(worker.run())
+        event_loop.run(worker.run())
     except (OSError, QueryFileError, MigrationError) as exc:
         # Unreachable database, or a schema the queries do not match (in
         # production: migrations not applied yet). Say so; no traceback.
