@@ -73,15 +73,22 @@ class Launcher:
 
     env: dict[str, str]
     logs: Path
+    # Another source tree to run instead of the installed one (``--compare-tree``).
+    source: Path | None = None
     processes: list[Launched] = field(default_factory=list)
 
     def launch(self, name: str) -> Launched:
         port = free_port()
         log = self.logs / f"{name}-{port}.log"
+        env = {**os.environ, **self.env, "PORT": str(port)}
+        if self.source is not None:
+            # ``python -m`` looks in the working directory first: run from there.
+            env["PYTHONPATH"] = str(self.source)
         with log.open("wb") as output:
             popen = subprocess.Popen(
                 [sys.executable, "-m", MODULES[name]],
-                env={**os.environ, **self.env, "PORT": str(port)},
+                env=env,
+                cwd=self.source,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )

@@ -15,6 +15,7 @@ import os
 import platform
 import secrets
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -47,6 +48,7 @@ SCENARIO_ORDER = ["profile", *(f"rpc@{level}" for level in RPC_LEVELS), "login",
 IDLE_SECONDS = 0.5
 GATEWAY = "gateway (RPC to user worker)"
 BASELINE = "single process baseline"
+COMPARED = "gateway, --compare-tree"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class BenchOptions:
     log_level: str = "INFO"
     json_out: Path | None = None
     only: tuple[str, ...] = SCENARIOS
+    compare_tree: Path | None = None
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
@@ -83,7 +86,11 @@ def run_bench(options: BenchOptions, command: str) -> int:
         "load generator for the profile scenario: "
         + ("wrk -t2 (C, its CPU counted as 'wrk')" if use_wrk else "built-in asyncio client")
     ]
+    # asyncio.Runner turns Ctrl-C into a cancellation that a load loop may
+    # absorb; a handler of our own makes it stop the whole run (cleanup included).
+    signal.signal(signal.SIGINT, _interrupt)
     rows: list[Row] = []
+    load_before = os.getloadavg()[0]
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as logs:
         env = {
             "APP_ENV": "development",
@@ -101,20 +108,28 @@ def run_bench(options: BenchOptions, command: str) -> int:
         for round_number in range(1, options.rounds + 1):
             print(f"gatehouse bench: round {round_number} of {options.rounds}", file=sys.stderr)
             if {"profile", "login", "startup"} & set(options.only):
-                rows += _http_round(Launcher(env, Path(logs)), http, options)
+                compare = None
+                if options.compare_tree is not None:
+                    other_env = env | {"RPC_PREFIX": env["RPC_PREFIX"] + "-compare"}
+                    compare = Launcher(other_env, Path(logs), options.compare_tree)
+                rows += _http_round(Launcher(env, Path(logs)), compare, http, options)
                 asyncio.run(_forget_keys(redis_url, env["RPC_PREFIX"]))
+            asyncio.run(_forget_keys(redis_url, env["RPC_PREFIX"] + "-compare"))
             if "rpc" in options.only:
                 rows += rpc_round(rpc, notes)
     merged = sorted(merge_rounds(rows), key=lambda row: SCENARIO_ORDER.index(row.scenario))
     ratios = compute_ratios(merged)
+    # Other work on the machine skews every figure; say how busy it was.
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     meta = _meta(options, command, use_wrk) | {
+        "load_average": load,
         "database": database_url.rsplit("/", 1)[-1],
         "rpc_prefix": env["RPC_PREFIX"],
     }
     print(
         f"gatehouse bench, {meta['date']}, {meta['machine']}, medians of {options.rounds} "
         f"round(s), {options.seconds:g}s HTTP / {options.rpc_seconds:g}s RPC per cell, "
-        f"BCRYPT_ROUNDS={options.bcrypt_rounds}, LOG_LEVEL={options.log_level}"
+        f"BCRYPT_ROUNDS={options.bcrypt_rounds}, LOG_LEVEL={options.log_level}, {load}"
     )
     print(render_table(merged))
     for note in notes:
@@ -125,8 +140,19 @@ def run_bench(options: BenchOptions, command: str) -> int:
     return 0
 
 
-def _http_round(launcher: Launcher, http: HttpOptions, options: BenchOptions) -> list[Row]:
-    """Start-up, profile (gateway, then the baseline) and the login storm, on a fresh stack."""
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _http_round(
+    launcher: Launcher, compare: Launcher | None, http: HttpOptions, options: BenchOptions
+) -> list[Row]:
+    """Start-up, profile (gateway, then the baseline) and the login storm, on a fresh stack.
+
+    With a ``compare`` launcher, the same profile load also runs against a
+    stack from another source tree, between the two, so that both see the
+    same machine.
+    """
     try:
         stack = launcher.start_stack()
         time.sleep(IDLE_SECONDS)
@@ -137,6 +163,8 @@ def _http_round(launcher: Launcher, http: HttpOptions, options: BenchOptions) ->
             launcher.wait_healthy(baseline)
             groups = {process: [launched.pid] for process, launched in stack.items()}
             rows.append(load_profile(stack["gateway"], token, http, groups, GATEWAY))
+            if compare is not None:
+                rows.append(_profile_of_other_tree(compare, http))
             baseline_pids = {"baseline": [baseline.pid]}
             rows.append(load_profile(baseline, token, http, baseline_pids, BASELINE))
         if "login" in options.only:
@@ -144,6 +172,18 @@ def _http_round(launcher: Launcher, http: HttpOptions, options: BenchOptions) ->
         return rows
     finally:
         launcher.stop()
+        if compare is not None:
+            compare.stop()
+
+
+def _profile_of_other_tree(compare: Launcher, http: HttpOptions) -> Row:
+    try:
+        stack = compare.start_stack()
+        _, token = asyncio.run(new_account(stack["gateway"].port))
+        groups = {process: [launched.pid] for process, launched in stack.items()}
+        return load_profile(stack["gateway"], token, http, groups, COMPARED)
+    finally:
+        compare.stop()
 
 
 async def _forget_keys(redis_url: str, prefix: str) -> None:
@@ -178,6 +218,12 @@ def compute_ratios(rows: list[Row]) -> list[Ratio]:
         add(gateway, "profile.p99_vs_baseline", p99, "<= 1.5", (p99 or 99) <= 1.5)
         cpu = gateway.cpu_us_total
         add(gateway, "profile.cpu_us_per_request", cpu, "<= 300", cpu <= 300)
+    compared = by_key.get(("profile", COMPARED))
+    if gateway and compared:
+        faster = quotient(gateway.rate, compared.rate)
+        cheaper = quotient(gateway.cpu_us_total, compared.cpu_us_total)
+        add(gateway, "profile.throughput_vs_compare_tree", faster, "info", True)
+        add(gateway, "profile.cpu_vs_compare_tree", cheaper, "info", True)
     for level in RPC_LEVELS:
         product = by_key.get((f"rpc@{level}", "gatehouse"))
         naive = by_key.get((f"rpc@{level}", "naive redis loop"))

@@ -65,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench.add_argument("--log-level", help="LOG_LEVEL of the stack (INFO, the default)")
     bench.add_argument("--json-out", type=Path, help="also write the table as JSON here")
     bench.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="also load a stack run from this source tree (e.g. a git archive of main)",
+    )
+    bench.add_argument(
         "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
     )
 
@@ -98,7 +103,15 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     given = {
         name: value
-        for name in ("rounds", "seconds", "rpc_seconds", "bcrypt_rounds", "log_level", "json_out")
+        for name in (
+            "rounds",
+            "seconds",
+            "rpc_seconds",
+            "bcrypt_rounds",
+            "log_level",
+            "json_out",
+            "compare_tree",
+        )
         if (value := getattr(args, name)) is not None
     }
     given["client"] = args.client
