@@ -149,9 +149,9 @@ def _http_round(
 ) -> list[Row]:
     """Start-up, profile (gateway, then the baseline) and the login storm, on a fresh stack.
 
-    With a ``compare`` launcher, the same profile load also runs against a
-    stack from another source tree, between the two, so that both see the
-    same machine.
+    With a ``compare`` launcher, the same profile load then runs against a
+    stack from another source tree, in the same round, so that both see the
+    machine in the same state.
     """
     try:
         stack = launcher.start_stack()
@@ -163,17 +163,16 @@ def _http_round(
             launcher.wait_healthy(baseline)
             groups = {process: [launched.pid] for process, launched in stack.items()}
             rows.append(load_profile(stack["gateway"], token, http, groups, GATEWAY))
-            if compare is not None:
-                rows.append(_profile_of_other_tree(compare, http))
             baseline_pids = {"baseline": [baseline.pid]}
             rows.append(load_profile(baseline, token, http, baseline_pids, BASELINE))
         if "login" in options.only:
             rows += login_storm(stack, name, token, http, options.bcrypt_rounds)
-        return rows
     finally:
         launcher.stop()
-        if compare is not None:
-            compare.stop()
+    if compare is not None and "profile" in options.only:
+        # Once the first stack has stopped: PostgreSQL's connections are shared.
+        rows.append(_profile_of_other_tree(compare, http))
+    return rows
 
 
 def _profile_of_other_tree(compare: Launcher, http: HttpOptions) -> Row:
