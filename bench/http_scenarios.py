@@ -97,7 +97,7 @@ def load_profile(
     meter = CpuMeter(
         groups
         | {
-            "postgres": event_loop.run(postgres_pids(options.database_url)),
+            "postgres": postgres_pids(options.database_url),
             "redis": event_loop.run(redis_pids(options.redis_url)),
         }
     )
@@ -106,7 +106,7 @@ def load_profile(
         result = wrk.run_wrk(
             url, token=token, connections=options.connections, seconds=options.seconds
         )
-        meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
+        meter.add_late("postgres", postgres_pids(options.database_url))
         usage = meter.stop({"wrk": (result.cpu_seconds, result.peak_rss_mib)})
         row = Row(
             "profile",
@@ -122,7 +122,7 @@ def load_profile(
         meter.start()
         load = event_loop.run(drive(call, target.port, options.connections, options.seconds))
         own = (cpu_seconds(os.getpid()) or 0.0) - own_before
-        meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
+        meter.add_late("postgres", postgres_pids(options.database_url))
         usage = meter.stop({"loadgen": (own, (memory_kib(os.getpid()) or 0) / 1024)})
         row = _row_from_load("profile", variant, load)
         requests = load.requests
@@ -202,7 +202,7 @@ def login_storm(
     meter = CpuMeter(
         {process: [launched.pid] for process, launched in stack.items()}
         | {
-            "postgres": event_loop.run(postgres_pids(options.database_url)),
+            "postgres": postgres_pids(options.database_url),
             "redis": event_loop.run(redis_pids(options.redis_url)),
         }
     )
@@ -210,7 +210,7 @@ def login_storm(
     meter.start()
     logins, probe, gateway_lag, auth_lag = event_loop.run(storm())
     own = (cpu_seconds(os.getpid()) or 0.0) - own_before
-    meter.add_late("postgres", event_loop.run(postgres_pids(options.database_url)))
+    meter.add_late("postgres", postgres_pids(options.database_url))
     usage = meter.stop({"loadgen": (own, (memory_kib(os.getpid()) or 0) / 1024)})
     succeeded = logins.requests - logins.errors
     storm_row = _row_from_load("login", "storm through gateway", logins)

@@ -47,6 +47,14 @@ def command_name(pid: int) -> str:
         return ""
 
 
+def process_title(pid: int) -> str:
+    """The command line, or the title a server such as PostgreSQL gives itself."""
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def pids_named(names: Iterable[str]) -> list[int]:
     """Local processes whose command name is one of ``names``."""
     wanted = set(names)
