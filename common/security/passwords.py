@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -14,35 +10,18 @@ import bcrypt
 # bcrypt reads only the first 72 bytes; the bcrypt package raises beyond them,
 # so the schemas refuse longer passwords before they get here.
 MAX_PASSWORD_BYTES = 72
-# Niceness added to the hashing threads: bcrypt keeps every core busy during a login
-# storm, and at equal priority the event loops of this and every other process
-# on the machine queue behind it (40-60 ms of loop lag measured).
-HASHING_NICENESS = 10
-
-
-def _yield_to_event_loops() -> None:
-    """Lower this thread's scheduling priority (Linux schedules threads one by one)."""
-    if sys.platform == "linux":
-        # A sandbox may forbid it: hashing then runs at normal priority.
-        thread = threading.get_native_id()
-        with contextlib.suppress(OSError):
-            niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
 
 
 class PasswordHasher:
     """Hash and verify passwords with ``rounds`` of bcrypt on ``threads`` threads.
 
     bcrypt releases the GIL, so a pool as large as the core count keeps every
-    core busy while the event loop goes on serving other requests; its threads
-    run at a lower priority, so that loops get a core as soon as they have work.
+    core busy while the event loop goes on serving other requests.
     """
 
     def __init__(self, rounds: int, threads: int) -> None:
         self.rounds = rounds
-        self._executor = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="bcrypt", initializer=_yield_to_event_loops
-        )
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bcrypt")
         # Verified against when a login names no user, so that an unknown user
         # costs as much time as a wrong password and reveals nothing.
         self._decoy_hash = bcrypt.hashpw(b"decoy-password-1", bcrypt.gensalt(rounds))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from common.security.passwords import HASHING_NICENESS, PasswordHasher
+from common.security.passwords import PasswordHasher
 
 
 @pytest.fixture
@@ -74,16 +70,3 @@ async def test_verify_of_an_over_long_password_answers_instead_of_raising(
     hashed = await hasher.hash("a1" * 36)
 
     assert await hasher.verify("b2" * 60, hashed) is False
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is a Linux feature")
-async def test_hashing_threads_run_below_the_event_loop_priority(hasher: PasswordHasher) -> None:
-    async def niceness_of_a_hashing_thread() -> int:
-        loop = asyncio.get_running_loop()
-        executor = hasher._executor  # the pool the hashes run on
-        return await loop.run_in_executor(
-            executor, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        )
-
-    loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert await niceness_of_a_hashing_thread() == min(19, loop_niceness + HASHING_NICENESS)
