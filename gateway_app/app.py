@@ -17,18 +17,20 @@ from sanic.response import HTTPResponse
 
 from common import json_codec
 from common.config import Settings
-from common.context import accept_request_id, request_id_var
+from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import BadRequest, ServiceUnavailable
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.stats import RpcStats
-from common.security.tokens import TokenSigner
+from common.security.tokens import TokenVerifier
 from common.sessions import SessionCache
 from gateway_app.auth import authenticate
+from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
+from gateway_app.routes_keys import register_key_routes
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
@@ -40,6 +42,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
     app.ctx.settings = settings
+    # Public keys only (or the HS256 secret): the gateway never signs.
+    app.ctx.tokens = TokenVerifier.from_settings(settings)
     app.error_handler.add(Exception, render_error)
 
     app.register_listener(_open_resources, "before_server_start")
@@ -54,6 +58,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_key_routes(app)
     return app
 
 
@@ -76,7 +81,6 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_queue_length=settings.max_queue_length,
         stats=app.ctx.stats,
     )
-    app.ctx.tokens = TokenSigner(settings.jwt_secret, settings.jwt_expires_in)
     app.ctx.sessions = SessionCache(app.ctx.redis, keys)
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")
@@ -110,6 +114,17 @@ async def _tag_request(request: Request) -> None:
     request.ctx.started = time.perf_counter()
     request.ctx.request_id = accept_request_id(request.headers.get("x-request-id"))
     request_id_var.set(request.ctx.request_id)
+    origin = {
+        "client_ip": client_ip(
+            request.ip,
+            request.headers.getall("x-forwarded-for", []),
+            request.app.ctx.settings.trusted_proxies,
+        )
+    }
+    agent = user_agent(request.headers.get("user-agent"))
+    if agent is not None:
+        origin["user_agent"] = agent
+    origin_var.set(origin)
 
 
 async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
