@@ -1,10 +1,10 @@
 """The baseline of the profile scenario: one Sanic process doing the work itself.
 
 ``GET /api/users/profile`` with the gateway's token check (the same
-``TokenSigner``: PyJWT, HS256, required claims), the same Redis GET of the
-session mirror, and the same named SQL on the product's asyncpg pool, in its
-own handler: no RPC hop, no worker. Bench-only code; ``/health`` answers 200
-once the pool and Redis are open.
+``TokenVerifier.from_settings``: PyJWT, explicit algorithm, required claims),
+the same Redis GET of the session mirror, and the same named SQL on the
+product's asyncpg pool, in its own handler: no RPC hop, no worker. Bench-only
+code; ``/health`` answers 200 once the pool and Redis are open.
 
     PORT=3999 DATABASE_URL=... REDIS_URL=... python -m bench.baseline_app
 """
@@ -23,7 +23,7 @@ from common.db.queries import Queries
 from common.errors import GatehouseError
 from common.keys import Keys
 from common.redis_client import command_client
-from common.security.tokens import TokenSigner
+from common.security.tokens import TokenVerifier
 
 JSON = "application/json"
 
@@ -38,7 +38,7 @@ def create_baseline_app(settings: Settings) -> Sanic[Any, Any]:
         app.ctx.redis = command_client(settings.redis_url, max_connections=32)
         app.ctx.keys = Keys(settings.rpc_prefix)
         app.ctx.queries = Queries.load()
-        app.ctx.tokens = TokenSigner(settings.jwt_secret, settings.jwt_expires_in)
+        app.ctx.tokens = TokenVerifier.from_settings(settings)
 
     @app.after_server_stop
     async def close_resources(app: Sanic[Any, Any]) -> None:
