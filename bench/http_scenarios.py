@@ -19,7 +19,7 @@ import bcrypt
 from bench import wrk
 from bench.http_client import Call, KeepAliveClient, LoadResult, drive
 from bench.launcher import Launched
-from bench.procstat import CpuMeter, cpu_seconds, memory_kib
+from bench.procstat import CpuMeter, cpu_seconds, memory_kib, usable_cores
 from bench.report import Row
 from bench.servers import postgres_pids, redis_pids
 from common import event_loop, json_codec
@@ -180,7 +180,7 @@ def login_storm(
 ) -> list[Row]:
     """Logins at LOGIN_CONNECTIONS for ``seconds``, with a profile probe and loop-lag probes."""
     hash_seconds = bcrypt_hash_seconds(bcrypt_rounds, samples=5)
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     gateway, auth = stack["gateway"], stack["auth"]
 
     def log_in(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:

@@ -55,9 +55,18 @@ def process_title(pid: int) -> str:
         return ""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (all of them where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def pids_named(names: Iterable[str]) -> list[int]:
-    """Local processes whose command name is one of ``names``."""
+    """Local processes whose command name is one of ``names`` (none without /proc)."""
     wanted = set(names)
+    if not PROC.is_dir():
+        return []
     return [
         int(entry.name)
         for entry in PROC.iterdir()

@@ -36,6 +36,7 @@ from bench.http_scenarios import (
     startup_rows,
 )
 from bench.launcher import Launcher
+from bench.procstat import usable_cores
 from bench.report import Ratio, Row, as_json, merge_rounds, render_table
 from bench.rpc_scenario import RpcOptions, rpc_round
 from bench.scratch import ADMIN_URL, scratch_database
@@ -260,7 +261,7 @@ def compute_ratios(rows: list[Row]) -> list[Ratio]:
 def _meta(options: BenchOptions, command: str, use_wrk: bool) -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{_cpu_model()}, {len(os.sched_getaffinity(0))} cores, {platform.system()}",
+        "machine": f"{_cpu_model()}, {usable_cores()} cores, {platform.system()}",
         "python": platform.python_version(),
         "command": command,
         "load_generator": "wrk" if use_wrk else "builtin",
