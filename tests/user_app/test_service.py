@@ -51,7 +51,7 @@ def service_and_queries(
         pool=pool,
         queries=counting,
         hasher=hasher,
-        tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+        tokens=TokenSigner.from_settings(settings),
         stats=RpcStats(),
     )
     yield UserService(ctx), counting
