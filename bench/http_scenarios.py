@@ -65,6 +65,10 @@ async def new_account(port: int) -> tuple[str, str]:
     return name, str(json_codec.loads(body)["token"])
 
 
+async def _new_accounts(port: int, count: int) -> list[str]:
+    return [name for name, _ in await asyncio.gather(*(new_account(port) for _ in range(count)))]
+
+
 def _profile_call(token: str) -> Call:
     def call(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
         return client.request("GET", PROFILE, token=token)
@@ -176,14 +180,25 @@ async def _idle_probe_ms(port: int) -> float:
 
 
 def login_storm(
-    stack: dict[str, Launched], name: str, token: str, options: HttpOptions, bcrypt_rounds: int
+    stack: dict[str, Launched], token: str, options: HttpOptions, bcrypt_rounds: int
 ) -> list[Row]:
-    """Logins at LOGIN_CONNECTIONS for ``seconds``, with a profile probe and loop-lag probes."""
+    """Logins at LOGIN_CONNECTIONS for ``seconds``, with a profile probe and loop-lag probes.
+
+    Each connection logs in as an account of its own: a storm of many users,
+    not one account's logins, which the login throttle lets through one at a time.
+    """
     hash_seconds = bcrypt_hash_seconds(bcrypt_rounds, samples=5)
     cores = usable_cores()
     gateway, auth = stack["gateway"], stack["auth"]
+    names = event_loop.run(_new_accounts(gateway.port, LOGIN_CONNECTIONS))
+    # Connection -> account, cleared before each drive so that each of its
+    # LOGIN_CONNECTIONS connections gets an account of its own.
+    name_of: dict[int, str] = {}
 
     def log_in(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        if id(client) not in name_of:
+            name_of[id(client)] = names[len(name_of) % len(names)]
+        name = name_of[id(client)]
         return client.request(
             "POST", "/api/auth/login", body={"username": name, "password": PASSWORD}
         )
@@ -192,6 +207,7 @@ def login_storm(
         idle_gateway = await _idle_probe_ms(gateway.port)
         idle_auth = await _idle_probe_ms(auth.port)
         await drive(log_in, gateway.port, LOGIN_CONNECTIONS, options.warmup)
+        name_of.clear()
         return await asyncio.gather(
             drive(log_in, gateway.port, LOGIN_CONNECTIONS, options.seconds),
             drive(_profile_call(token), gateway.port, 1, options.seconds, pause=PROBE_INTERVAL),
