@@ -1,9 +1,11 @@
-"""The event loop every Gatehouse process runs on: uvloop.
+"""uvloop for the processes that can use it: the gateway (through Sanic) and the bench.
 
 uvloop (libuv) spends less CPU per socket read and write than the standard
-loop, about 27 µs per profile request in a user worker. The gateway gets it
-from Sanic, which installs uvloop whenever it is importable; workers and
-commands start theirs here.
+loop: about 40 µs per profile request in a user worker. The workers do NOT
+run on it yet: under uvloop a worker told to stop shortly after start-up hung
+in its shutdown in 5 of 15 tries (``Worker._close`` never finished, the loop
+idle), never on the standard loop. ``common/entrypoint.py`` keeps
+``asyncio.run`` until that is understood.
 """
 
 from __future__ import annotations
