@@ -20,7 +20,7 @@ from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import ClientClosed, ServiceUnavailable, http_status
 from common.keys import Keys
-from common.logging import set_instance
+from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
@@ -153,7 +153,7 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     status = (
         f"{response.status} client closed" if response.status == CLIENT_CLOSED else response.status
     )
-    logger.info("{} {} {} {}", request.method, request.path, status, elapsed)
+    log_access(request.method, request.path, status, elapsed)
 
 
 async def register(request: Request) -> HTTPResponse:
