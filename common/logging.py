@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 # Set by configure_logging and set_instance; every line carries them.
 _process: dict[str, str] = {"service": "-", "instance": "-"}
+# How configure_logging set up the access line (see log_access).
+_access: dict[str, Any] = {"enabled": True, "json": False}
+_INFO = 20
 
 # Keys whose values never reach a log line or a trace, at any depth.
 SECRET_FIELDS = frozenset(
@@ -100,6 +104,7 @@ def _write_json(message: Message) -> None:
 def configure_logging(service: str, level: str = "INFO", log_format: str = "human") -> None:
     """Log to stderr in ``log_format`` (``human`` or ``json``) from ``level`` up."""
     _process.update(service=service, instance="-")
+    _access.update(enabled=logger.level(level).no <= _INFO, json=log_format == "json")
     logger.remove()
     logger.configure(extra=dict(_process), patcher=_add_request_id)
     if log_format == "json":
@@ -113,3 +118,57 @@ def set_instance(instance: str) -> None:
     """Name this process's instance on every line from now on (JSON ``instance``)."""
     _process["instance"] = instance
     logger.configure(extra=dict(_process))
+
+
+def log_access(method: str, path: str, status: int | str, elapsed: str) -> None:
+    """The gateway's access line: INFO, in the configured format, with the request id.
+
+    Written directly rather than through loguru, whose record (frame lookup,
+    patcher, formatting) cost about 30 µs a request, a tenth of the gateway's
+    CPU per call; this costs a few. It looks like any other line.
+    """
+    if not _access["enabled"]:
+        return
+    now = time.time()
+    message = f"{method} {path} {status} {elapsed}"
+    request_id = request_id_var.get()
+    if _access["json"]:
+        line = {
+            "time": _utc_stamp(now),
+            "level": "INFO",
+            "service": _process["service"],
+            "instance": _process["instance"],
+            "request_id": request_id,
+            "message": message,
+            "logger": "access",
+        }
+        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+    else:
+        sys.stderr.write(
+            f"{_local_stamp(now)} INFO    {_process['service']} rid={request_id} access {message}\n"
+        )
+
+
+# The formatted second and zone of each clock, recomputed once a second
+# rather than on every line.
+_seconds: dict[str, tuple[int, str, str]] = {"local": (-1, "", ""), "utc": (-1, "", "")}
+
+
+def _local_stamp(now: float) -> str:
+    """As loguru's ``YYYY-MM-DDTHH:mm:ss.SSSZ``: local time, milliseconds, offset."""
+    second, head, zone = _seconds["local"]
+    if int(now) != second:
+        local = time.localtime(now)
+        offset = time.strftime("%z", local)
+        head, zone = time.strftime("%Y-%m-%dT%H:%M:%S", local), f"{offset[:3]}:{offset[3:]}"
+        _seconds["local"] = (int(now), head, zone)
+    return f"{head}.{int(now % 1 * 1000):03d}{zone}"
+
+
+def _utc_stamp(now: float) -> str:
+    """As the JSON lines' ``time``: UTC ISO 8601 with milliseconds."""
+    second, head, zone = _seconds["utc"]
+    if int(now) != second:
+        head, zone = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)), "+00:00"
+        _seconds["utc"] = (int(now), head, zone)
+    return f"{head}.{int(now % 1 * 1000):03d}{zone}"

@@ -1,9 +1,10 @@
 """Redis mirror of session liveness, read by the gateway on every bearer call.
 
 PostgreSQL is the truth. The auth worker writes the owner's user id when a
-session starts and ``0`` when it ends, each expiring with the token, so the
-gateway answers from one GET; on a miss (Redis lost its data) it asks the
-auth worker, which reads PostgreSQL and writes the answer back.
+session starts and ``0`` when it ends, each expiring with the session. The
+gateway reads it inside the script that pushes a bearer's call (PUSH_GUARDED),
+so the check costs no round trip of its own; on a miss (Redis lost its data)
+it asks the auth worker, which reads PostgreSQL and writes the answer back.
 """
 
 from __future__ import annotations
@@ -35,14 +36,9 @@ class SessionCache:
         self._redis = redis
         self._keys = keys
 
-    async def is_live_for(self, session_id: int, user_id: int) -> bool | None:
-        """Whether the session is live and ``user_id``'s; None when Redis does not know."""
-        state = await self._redis.get(self._keys.session(session_id))
-        if state is None:
-            return None
-        return bool(state != ENDED and state == str(user_id).encode())
-
     async def mark_live(self, session_id: int, user_id: int, expires_at: datetime | float) -> None:
+        # The user id as text: what the gateway's guarded push compares it with
+        # (common/rpc/scripts.py PUSH_GUARDED).
         await self._redis.set(
             self._keys.session(session_id), str(user_id), ex=_seconds_until(expires_at)
         )

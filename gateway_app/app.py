@@ -20,13 +20,12 @@ from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import ClientClosed, ServiceUnavailable, http_status
 from common.keys import Keys
-from common.logging import set_instance
+from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.security.tokens import TokenVerifier
-from common.sessions import SessionCache
-from gateway_app.auth import authenticate
+from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.edge import EdgeRequest, install_edge
@@ -37,6 +36,7 @@ from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_metrics import register_metrics_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
+from gateway_app.verified_tokens import VerifiedTokens
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
@@ -50,7 +50,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
     app.ctx.settings = settings
     # Public keys only (or the HS256 secret): the gateway never signs.
-    app.ctx.tokens = TokenVerifier.from_settings(settings)
+    app.ctx.verifier = TokenVerifier.from_settings(settings)
+    app.ctx.tokens = VerifiedTokens(app.ctx.verifier)
     app.error_handler.add(Exception, render_error)
     # A client that hung up cancels its handler: not an Exception, still ours to log.
     app.error_handler.add(RequestCancelled, render_error)
@@ -96,7 +97,6 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_queue_length=settings.max_queue_length,
         stats=app.ctx.stats,
     )
-    app.ctx.sessions = SessionCache(app.ctx.redis, keys)
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")
     logger.info("gateway {} listening on port {}", app.ctx.instance, settings.port_for(SERVICE))
@@ -153,7 +153,7 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     status = (
         f"{response.status} client closed" if response.status == CLIENT_CLOSED else response.status
     )
-    logger.info("{} {} {} {}", request.method, request.path, status, elapsed)
+    log_access(request.method, request.path, status, elapsed)
 
 
 async def register(request: Request) -> HTTPResponse:
@@ -170,19 +170,12 @@ async def login(request: Request) -> HTTPResponse:
 
 
 async def change_password(request: Request) -> HTTPResponse:
-    ctx = request.app.ctx
-    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
-    params = json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
-    await ctx.rpc.call("auth.change_password", params)
+    await call_as_caller(request, "auth.change_password", body=True)
     return json_response({"success": True, "message": "Password changed successfully"})
 
 
 async def profile(request: Request) -> HTTPResponse:
-    ctx = request.app.ctx
-    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
-    result = await ctx.rpc.call(
-        "user.profile", {"user_id": claims.user_id, "session_id": claims.session_id}
-    )
+    result = await call_as_caller(request, "user.profile")
     return json_response({"success": True, "user": result["user"]})
 
 

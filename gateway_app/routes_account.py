@@ -7,7 +7,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from gateway_app.auth import caller_params
+from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.responses import json_response
 
@@ -18,10 +18,7 @@ FORGOT_ANSWER = {
 
 
 async def update_profile(request: Request) -> HTTPResponse:
-    caller = await caller_params(request)
-    # The token's ids win over anything of the same name in the body.
-    params = json_object(request) | caller
-    result = await request.app.ctx.rpc.call("user.update_profile", params)
+    result = await call_as_caller(request, "user.update_profile", body=True)
     return json_response(
         {"success": True, "message": "Profile updated", "user": result["user"]},
         headers={"Cache-Control": "no-store"},
@@ -29,9 +26,7 @@ async def update_profile(request: Request) -> HTTPResponse:
 
 
 async def delete_account(request: Request) -> HTTPResponse:
-    caller = await caller_params(request)
-    params = json_object(request) | caller
-    await request.app.ctx.rpc.call("user.delete", params)
+    await call_as_caller(request, "user.delete", body=True)
     return HTTPResponse(status=204)
 
 

@@ -26,6 +26,6 @@ def register_key_routes(app: Sanic[Any, Any]) -> None:
 async def jwks(request: Request) -> HTTPResponse:
     settings: Settings = request.app.ctx.settings
     return json_response(
-        request.app.ctx.tokens.jwks(),
+        request.app.ctx.verifier.jwks(),
         headers={"Cache-Control": f"public, max-age={int(settings.jwks_max_age)}"},
     )

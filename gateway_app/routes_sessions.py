@@ -7,7 +7,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from gateway_app.auth import caller_params
+from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.responses import json_response
 
@@ -43,25 +43,22 @@ async def refresh(request: Request) -> HTTPResponse:
 
 
 async def logout(request: Request) -> HTTPResponse:
-    params = with_query(request, await caller_params(request), "scope")
-    await request.app.ctx.rpc.call("auth.logout", params)
+    await call_as_caller(request, "auth.logout", extra=with_query(request, {}, "scope"))
     return no_content()
 
 
 async def list_sessions(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("auth.sessions", await caller_params(request))
+    result = await call_as_caller(request, "auth.sessions")
     return json_response({"success": True, "sessions": result["sessions"]})
 
 
 async def end_session(request: Request, target: int) -> HTTPResponse:
-    params = await caller_params(request) | {"target": target}
-    await request.app.ctx.rpc.call("auth.end_session", params)
+    await call_as_caller(request, "auth.end_session", extra={"target": target})
     return no_content()
 
 
 async def audit(request: Request) -> HTTPResponse:
-    params = with_query(request, await caller_params(request), "limit")
-    result = await request.app.ctx.rpc.call("auth.audit", params)
+    result = await call_as_caller(request, "auth.audit", extra=with_query(request, {}, "limit"))
     return json_response({"success": True, "events": result["events"]})
 
 

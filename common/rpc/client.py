@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 from loguru import logger
@@ -20,6 +21,7 @@ from common.errors import (
     BadRequest,
     DeadlineExceeded,
     GatehouseError,
+    InvalidToken,
     NoResponders,
     Overloaded,
     ServiceUnavailable,
@@ -40,9 +42,24 @@ MAX_BACKOFF_SECONDS = 2.0
 # Ids of calls that timed out, kept to name the method of a late reply.
 GAVE_UP_MEMORY = 10_000
 
+
+@dataclass(frozen=True, slots=True)
+class SessionGuard:
+    """Push the call only while this login session is live and this user's."""
+
+    session_id: int
+    user_id: int
+
+
+class SessionUnknown(Exception):
+    """Redis does not know the guarded session (it lost its data): ask PostgreSQL."""
+
+
 # A request, its encoded form (encoded by its caller, so that an unencodable
-# one fails at once and alone) and the future its reply resolves.
-_Outgoing = tuple[Request, bytes, "asyncio.Future[Reply]"]
+# one fails at once and alone), its session guard and the future its reply resolves.
+_Outgoing = tuple[Request, bytes, SessionGuard | None, "asyncio.Future[Reply]"]
+# PUSH_GUARDED's per-item statuses.
+_PUSHED, _SESSION_ENDED, _SESSION_UNKNOWN = 1, 0, 2
 
 
 class RpcClient:
@@ -71,7 +88,7 @@ class RpcClient:
         self.stats.watch_in_flight(lambda: len(self._pending))
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._liveness: dict[str, tuple[float, bool]] = {}
-        self._push = redis.register_script(scripts.PUSH_BOUNDED)
+        self._push = redis.register_script(scripts.PUSH_GUARDED)
         self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests, fail=self._fail_request)
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
@@ -105,8 +122,13 @@ class RpcClient:
         params: dict[str, Any],
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - it becomes the deadline in the message
+        session: SessionGuard | None = None,
     ) -> Any:
         """Run ``method`` on some live instance of its service and return its result.
+
+        With ``session``, the request is pushed only if that session is live and
+        the user's, checked by Redis in the same step as the push: InvalidToken
+        when it has ended, SessionUnknown when Redis does not know it.
 
         Raises the remote GatehouseError, NoResponders or Overloaded (503),
         ServiceUnavailable when Redis is unreachable, DeadlineExceeded (504).
@@ -124,7 +146,7 @@ class RpcClient:
         )
         started = time.perf_counter()
         try:
-            result = await self._send_and_wait(request)
+            result = await self._send_and_wait(request, session)
         except DeadlineExceeded:
             self.stats.finished(method, TIMEOUT, time.perf_counter() - started)
             raise
@@ -134,7 +156,7 @@ class RpcClient:
         self.stats.finished(method, OK, time.perf_counter() - started)
         return result
 
-    async def _send_and_wait(self, request: Request) -> Any:
+    async def _send_and_wait(self, request: Request, session: SessionGuard | None) -> Any:
         if request.remaining() <= 0:
             raise DeadlineExceeded("No time left for a nested call")
         if len(self._pending) >= self._max_inflight:
@@ -147,7 +169,7 @@ class RpcClient:
 
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
-        self._outbox.add((request, payload, future))
+        self._outbox.add((request, payload, session, future))
         try:
             reply = await asyncio.wait_for(future, request.remaining())
         except TimeoutError:
@@ -181,24 +203,45 @@ class RpcClient:
         await asyncio.gather(*(self._push_queue(queue, items) for queue, items in by_queue.items()))
 
     async def _push_queue(self, queue: str, items: list[_Outgoing]) -> None:
-        payloads = [payload for _, payload, _ in items]
-        failure: Exception
+        unguarded = ("", queue)  # any key will do: the script reads none for it
+        guards = [
+            (str(guard.user_id), self._keys.session(guard.session_id)) if guard else unguarded
+            for _, _, guard, _ in items
+        ]
         try:
-            length = await self._push(keys=[queue], args=[self._max_queue_length, *payloads])
+            answer = await self._push(
+                keys=[queue, *(key for _, key in guards)],
+                args=[
+                    self._max_queue_length,
+                    *(expected for expected, _ in guards),
+                    *(payload for _, payload, _, _ in items),
+                ],
+            )
         except RedisError as exc:
             logger.warning("could not push {} request(s) to {}: {}", len(items), queue, exc)
-            failure = ServiceUnavailable("Message broker unreachable")
-        else:
-            if length >= 0:
-                return
-            failure = Overloaded(f"The {queue.rsplit(':', 1)[-1]} queue is full")
-        for _, _, future in items:
+            self._fail_all(items, ServiceUnavailable("Message broker unreachable"))
+            return
+        length, statuses = int(answer[0]), answer[1:]
+        full = Overloaded(f"The {queue.rsplit(':', 1)[-1]} queue is full")
+        for (_, _, _, future), status in zip(items, statuses, strict=True):
+            if future.done():
+                continue
+            if status == _SESSION_ENDED:
+                future.set_exception(InvalidToken("Session has ended; log in again"))
+            elif status == _SESSION_UNKNOWN:
+                future.set_exception(SessionUnknown())
+            elif length < 0:
+                future.set_exception(full)
+
+    @staticmethod
+    def _fail_all(items: list[_Outgoing], failure: Exception) -> None:
+        for _, _, _, future in items:
             if not future.done():
                 future.set_exception(failure)
 
     async def _fail_request(self, item: _Outgoing, exc: Exception) -> None:
         """A request that could not be sent: its caller hears at once, nobody else."""
-        request, _, future = item
+        request, _, _, future = item
         logger.error("could not send {} {}: {}", request.method, request.id, exc)
         if not future.done():
             future.set_exception(ServiceUnavailable("The request could not be sent"))

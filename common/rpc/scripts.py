@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
-# Push a batch of requests unless the queue would grow past its bound.
-# KEYS[1] queue; ARGV[1] max length; ARGV[2..] encoded requests.
-# Returns the new length, or -1 when the batch was refused.
-PUSH_BOUNDED = """
-if redis.call('LLEN', KEYS[1]) + #ARGV - 1 > tonumber(ARGV[1]) then
-  return -1
+# Push a batch of requests unless the queue would grow past its bound, each
+# one only if the session it is made in is still live: the bearer check and
+# the push are one atomic step and one round trip, so a session ended before
+# the push is refused, and one ended after it only ever sees calls it made.
+# KEYS[1] queue; KEYS[1+i] session key of item i (any key when unguarded);
+# ARGV[1] max length; ARGV[1+i] the user id that session must hold ('' =
+# unguarded); ARGV[1+n+i] encoded request i.
+# Returns {length, status 1..n}: length is the new queue length, 0 when
+# nothing was pushed, -1 when the bound refused the batch; a status is 1
+# pushed (or would have been), 0 session ended or not the user's, 2 session
+# unknown to Redis (the caller asks PostgreSQL).
+PUSH_GUARDED = """
+local n = #KEYS - 1
+local statuses, accepted = {}, {}
+for i = 1, n do
+  local expected = ARGV[1 + i]
+  local status = 1
+  if expected ~= '' then
+    local state = redis.call('GET', KEYS[1 + i])
+    if not state then
+      status = 2
+    elseif state ~= expected then
+      status = 0
+    end
+  end
+  statuses[i] = status
+  if status == 1 then
+    accepted[#accepted + 1] = ARGV[1 + n + i]
+  end
 end
-return redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+local length = 0
+if #accepted > 0 then
+  if redis.call('LLEN', KEYS[1]) + #accepted > tonumber(ARGV[1]) then
+    length = -1
+  else
+    length = redis.call('LPUSH', KEYS[1], unpack(accepted))
+  end
+end
+table.insert(statuses, 1, length)
+return statuses
 """
 
 # Take up to N requests from the right of a queue into a processing list,

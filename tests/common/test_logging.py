@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from loguru import logger
 
 from common.context import request_id_var
-from common.logging import configure_logging, set_instance
+from common.logging import configure_logging, log_access, set_instance
 
 
 @pytest.fixture
@@ -85,3 +86,51 @@ def test_the_human_format_stays_the_default(capsys: pytest.CaptureFixture[str]) 
     assert err.rstrip().endswith("hello")
     with pytest.raises(json.JSONDecodeError):
         json.loads(err)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_access_line_looks_like_any_other_human_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("gateway", "INFO")
+    token = request_id_var.set("req-7")
+    try:
+        logger.info("through loguru")
+        log_access("GET", "/api/users/profile", 200, "1.2ms")
+    finally:
+        request_id_var.reset(token)
+
+    loguru_line, access_line = capsys.readouterr().err.splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"
+    assert re.fullmatch(rf"{stamp} INFO    gateway rid=req-7 \S+ through loguru", loguru_line)
+    assert re.fullmatch(
+        rf"{stamp} INFO    gateway rid=req-7 access GET /api/users/profile 200 1\.2ms",
+        access_line,
+    )
+    # Same clock and zone as loguru's: the two stamps differ by milliseconds at most.
+    assert loguru_line[:19] == access_line[:19] or loguru_line[:16] == access_line[:16]
+    assert loguru_line[23:29] == access_line[23:29]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_access_line_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("gateway", "INFO", "json")
+    set_instance("gateway-1")
+    token = request_id_var.set("req-8")
+    try:
+        log_access("POST", "/api/auth/login", "499 client closed", "3.0ms")
+    finally:
+        request_id_var.reset(token)
+
+    [line] = json_lines(capsys.readouterr().err)
+    assert line["message"] == "POST /api/auth/login 499 client closed 3.0ms"
+    assert (line["level"], line["service"], line["instance"]) == ("INFO", "gateway", "gateway-1")
+    assert line["request_id"] == "req-8"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_no_access_line_above_info(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("gateway", "WARNING")
+    log_access("GET", "/health", 200, "0.1ms")
+    assert capsys.readouterr().err == ""

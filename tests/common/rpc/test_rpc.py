@@ -18,6 +18,7 @@ from common.errors import (
     BadRequest,
     Conflict,
     DeadlineExceeded,
+    InvalidToken,
     NoResponders,
     Overloaded,
     RemoteError,
@@ -26,7 +27,7 @@ from common.errors import (
 )
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
-from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
+from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient, SessionGuard, SessionUnknown
 from common.rpc.message import Reply, Request, now_ms
 from common.rpc.registry import Recovery, Registry
 from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
@@ -812,3 +813,59 @@ async def test_a_reply_redis_refuses_fails_alone_in_its_batch(
     results = await asyncio.wait_for(asyncio.gather(*calls), 5)
     assert [r["echo"] for r in results] == [{"n": n} for n in range(5)]
     await eventually(lambda: list_length_is(redis, keys.processing(SERVICE, server.instance), 0))
+
+
+# ----------------------------------------------------------------------------
+# Guarded calls: pushed only while the caller's session is live (PUSH_GUARDED)
+
+
+async def test_a_guarded_call_runs_while_its_session_is_the_users(
+    harness: Harness, recorder: Recorder, redis: Redis
+) -> None:
+    await harness.server(recorder.methods())
+    client = await harness.client()
+    await redis.set(harness.keys.session(7), "42")
+
+    result = await client.call("svc.echo", {"x": 1}, session=SessionGuard(7, 42))
+
+    assert result["echo"] == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("state", "raised"), [(b"0", InvalidToken), (b"43", InvalidToken), (None, SessionUnknown)]
+)
+async def test_a_guarded_call_of_an_ended_or_unknown_session_is_never_pushed(
+    harness: Harness, recorder: Recorder, redis: Redis, state: bytes | None, raised: type[Exception]
+) -> None:
+    await harness.server(recorder.methods())
+    client = await harness.client()
+    if state is not None:
+        await redis.set(harness.keys.session(7), state)
+
+    with pytest.raises(raised):
+        await client.call("svc.echo", {"x": 1}, session=SessionGuard(7, 42))
+
+    assert recorder.seen == []
+    assert await redis.llen(harness.keys.request_queue(SERVICE)) == 0
+
+
+async def test_an_ended_session_fails_alone_in_its_batch(
+    harness: Harness, recorder: Recorder, redis: Redis
+) -> None:
+    await harness.server(recorder.methods())
+    client = await harness.client()
+    await redis.set(harness.keys.session(1), "10")
+    await redis.set(harness.keys.session(2), "0")
+
+    # Made in one loop iteration, so they go out in one push.
+    answers = await asyncio.gather(
+        client.call("svc.echo", {"n": 1}, session=SessionGuard(1, 10)),
+        client.call("svc.echo", {"n": 2}, session=SessionGuard(2, 20)),
+        client.call("svc.echo", {"n": 3}),
+        return_exceptions=True,
+    )
+
+    assert answers[0] == {"echo": {"n": 1}, "method": "svc.echo"}
+    assert isinstance(answers[1], InvalidToken)
+    assert answers[2] == {"echo": {"n": 3}, "method": "svc.echo"}
+    assert sorted(params["n"] for params in recorder.seen) == [1, 3]
