@@ -4,4 +4,5 @@ from auth_app.service import build_methods
 from common.entrypoint import run_worker
 
 if __name__ == "__main__":
-    run_worker("auth", build_methods)
+    # Login and refresh issue tokens: the one process that holds the signing key.
+    run_worker("auth", build_methods, signs_tokens=True)

@@ -187,7 +187,7 @@ class SessionTokens:
         return answer
 
     def _issue(self, session_id: int, user_id: int) -> Issued:
-        access, access_expires = self._ctx.tokens.issue(user_id=user_id, session_id=session_id)
+        access, access_expires = self._ctx.signer().issue(user_id=user_id, session_id=session_id)
         return Issued(
             session_id=session_id,
             user_id=user_id,

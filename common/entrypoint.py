@@ -38,7 +38,7 @@ def load_settings(service: str) -> Settings:
     return settings
 
 
-def run_worker(service: str, build_methods: MethodsFactory) -> None:
+def run_worker(service: str, build_methods: MethodsFactory, *, signs_tokens: bool = False) -> None:
     """Serve until SIGTERM or SIGINT; a second one during the drain stops at once.
 
     Exits 0 when every request taken was answered, 1 when some were left for a
@@ -46,7 +46,7 @@ def run_worker(service: str, build_methods: MethodsFactory) -> None:
     """
     settings = load_settings(service)
     with exit_on_config_error(service):
-        worker = Worker(settings, service, build_methods)
+        worker = Worker(settings, service, build_methods, signs_tokens=signs_tokens)
     try:
         asyncio.run(worker.run())
     except (OSError, QueryFileError, MigrationError) as exc:

@@ -56,8 +56,15 @@ class WorkerContext:
     pool: asyncpg.Pool
     queries: Queries
     hasher: PasswordHasher
-    tokens: TokenSigner
+    # Only a worker that issues tokens (auth) holds the signing key.
+    tokens: TokenSigner | None
     metrics: WorkerMetrics
+
+    def signer(self) -> TokenSigner:
+        """The token signer of a worker started with ``signs_tokens``."""
+        if self.tokens is None:
+            raise RuntimeError(f"the {self.service} worker does not sign tokens")
+        return self.tokens
 
     @property
     def stats(self) -> RpcStats:
@@ -82,7 +89,14 @@ MethodsFactory = Callable[[WorkerContext], Mapping[str, Method]]
 
 
 class Worker:
-    def __init__(self, settings: Settings, service: str, build_methods: MethodsFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        build_methods: MethodsFactory,
+        *,
+        signs_tokens: bool = False,
+    ) -> None:
         self.settings = settings
         self.service = service
         self.instance = new_instance_id(service)
@@ -101,8 +115,9 @@ class Worker:
         self.health: HealthServer | None = None
         self._server: RpcServer | None = None
         self._blocking_redis: Redis | None = None
-        # Read here, before anything opens, so a bad key file stops the start at once.
-        self._tokens = TokenSigner.from_settings(settings)
+        # Read here, before anything opens, so a bad key file stops the start at
+        # once; and only where tokens are issued, so no other process holds the key.
+        self._tokens = TokenSigner.from_settings(settings) if signs_tokens else None
 
     def stop(self) -> None:
         """Stop taking requests; ``run`` finishes those in flight and returns.
