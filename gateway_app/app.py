@@ -18,17 +18,29 @@ from sanic.response import HTTPResponse
 from common import json_codec
 from common.config import Settings
 from common.context import accept_request_id, request_id_var
-from common.errors import BadRequest, ServiceUnavailable
+from common.errors import (
+    BadRequest,
+    Conflict,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+)
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.stats import RpcStats
+from common.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
 from common.security.tokens import TokenSigner
 from common.sessions import SessionCache
+from gateway_app import api_schemas as replies
+from gateway_app.api_doc import documented
 from gateway_app.auth import authenticate
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
+from gateway_app.routes_pages import register_pages_routes
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
@@ -54,6 +66,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_pages_routes(app)
     return app
 
 
@@ -134,6 +147,13 @@ def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+@documented(
+    "Register a user; publishes user.created",
+    request=RegisterParams,
+    responses={201: replies.RegisterReply},
+    errors=[Conflict],
+    rpc=True,
+)
 async def register(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("user.register", _json_object(request))
     return json_response(
@@ -142,6 +162,14 @@ async def register(request: Request) -> HTTPResponse:
     )
 
 
+@documented(
+    "Log in with a username (or email) and password",
+    description="`username` may hold the username or the email; `email` works too.",
+    request=LoginParams,
+    responses={200: replies.LoginReply},
+    errors=[InvalidCredentials, RateLimited],
+    rpc=True,
+)
 async def login(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("auth.login", _json_object(request))
     return json_response(
@@ -154,6 +182,13 @@ async def login(request: Request) -> HTTPResponse:
     )
 
 
+@documented(
+    "Change the password; ends every session of the user, this one included",
+    request=client_view(ChangePasswordParams),
+    responses={200: replies.MessageReply},
+    errors=[InvalidCredentials],
+    auth=True,
+)
 async def change_password(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
@@ -162,6 +197,12 @@ async def change_password(request: Request) -> HTTPResponse:
     return json_response({"success": True, "message": "Password changed successfully"})
 
 
+@documented(
+    "The caller's profile",
+    responses={200: replies.ProfileReply},
+    errors=[NotFound, InvalidToken],
+    auth=True,
+)
 async def profile(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
@@ -171,6 +212,10 @@ async def profile(request: Request) -> HTTPResponse:
     return json_response({"success": True, "user": result["user"]})
 
 
+@documented(
+    "Health of the gateway and its dependencies",
+    responses={200: replies.HealthReply, 503: replies.HealthReply},
+)
 async def health(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     dependencies: dict[str, dict[str, Any]] = {}
@@ -197,11 +242,17 @@ async def health(request: Request) -> HTTPResponse:
     return json_response(body, status=200 if healthy else 503)
 
 
+@documented("Liveness: the process answers", responses={200: replies.AliveReply})
 async def alive(request: Request) -> HTTPResponse:
     """Liveness for orchestrators: the process answers, whatever its dependencies."""
     return json_response({"status": "alive"})
 
 
+@documented(
+    "Live service instances from the registry",
+    responses={200: replies.ServicesReply},
+    errors=[ServiceUnavailable],
+)
 async def services(request: Request) -> HTTPResponse:
     try:
         instances = await request.app.ctx.registry.live_instances()

@@ -1,0 +1,93 @@
+"""The bodies the gateway answers, as marshmallow schemas for the API document.
+
+Request bodies are documented from the schemas the workers validate with
+(``common.schemas``); these describe what comes back, in the seed's shapes.
+They are only read by the document builder: handlers build plain dicts.
+"""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+
+class _Reply(Schema):
+    success = fields.Boolean(required=True, validate=validate.Equal(True))
+
+
+class User(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    email = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class LoginUser(Schema):
+    """The user as login returns it (the seed's login shape has no created_at)."""
+
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    email = fields.String(required=True)
+
+
+class MessageReply(_Reply):
+    message = fields.String(required=True)
+
+
+class RegisterReply(MessageReply):
+    user = fields.Nested(User, required=True)
+
+
+class LoginReply(MessageReply):
+    token = fields.String(required=True, metadata={"description": "Bearer token (JWT)"})
+    user = fields.Nested(LoginUser, required=True)
+    # Sent once refresh tokens exist (issue 6); optional so the document holds before and after.
+    refresh_token = fields.String()
+    expires_in = fields.Integer(metadata={"description": "Seconds until the token expires"})
+    token_type = fields.String()
+
+
+class ProfileReply(_Reply):
+    user = fields.Nested(User, required=True)
+
+
+class ServicesReply(_Reply):
+    services = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Dict()),
+        required=True,
+        metadata={"description": "Live instances by service name"},
+    )
+
+
+class HealthReply(Schema):
+    class Meta:
+        # Operational detail grows with the service; clients read status first.
+        unknown = INCLUDE
+
+    status = fields.String(required=True, validate=validate.OneOf(["healthy", "unhealthy"]))
+    timestamp = fields.String(required=True, metadata={"format": "date-time"})
+    service = fields.String(required=True)
+    instance = fields.String(required=True)
+    dependencies = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    inflight = fields.Integer(required=True)
+    rpc = fields.Dict(metadata={"description": "RPC counters of this gateway process"})
+
+
+class AliveReply(Schema):
+    status = fields.String(required=True, validate=validate.Equal("alive"))
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True, metadata={"description": "Stable error code"})
+    message = fields.String(required=True)
+    details = fields.Dict(
+        required=True, metadata={"description": "Per-field messages for validation errors"}
+    )
+
+
+class ErrorReply(Schema):
+    """The one shape of every error, from any layer."""
+
+    success = fields.Boolean(required=True, validate=validate.Equal(False))
+    error = fields.Nested(ErrorDetail, required=True)
+    request_id = fields.String(required=True)
