@@ -46,7 +46,7 @@ def register_pages_routes(app: Sanic[Any, Any]) -> None:
     app.add_route(openapi_document, "/openapi.json", methods=["GET"])
     app.add_route(docs_page, "/docs", methods=["GET"])
     app.add_route(account_page, "/", methods=["GET"])
-    app.add_route(account_page, "/account", methods=["GET"])
+    app.add_route(account_page, "/account", methods=["GET"], name="account_page_alias")
     app.add_route(asset, "/assets/<name:str>", methods=["GET"])
 
 
