@@ -28,6 +28,13 @@ from gateway_app.api_schemas import ErrorReply
 OPENAPI_VERSION = "3.1.0"
 BEARER = "bearer"
 _OPERATION_ATTR = "__gatehouse_operation__"
+TAGS = {
+    "users": "Accounts and profiles",
+    "auth": "Logging in, passwords and sessions",
+    "service": "Health, discovery and keys",
+    "pages": "The account page, the docs page and this document",
+}
+_PAGES = {"", "account", "docs", "assets", "openapi.json"}
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 SchemaRef = type[Schema] | Schema
@@ -120,6 +127,8 @@ def build_document(app: Sanic[Any, Any]) -> dict[str, Any]:
         BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     spec.components.schema("ErrorReply", schema=ErrorReply)
+    for name, description in TAGS.items():
+        spec.tag({"name": name, "description": description})
     operation_ids: set[str] = set()
     by_path: dict[str, dict[str, Any]] = {}
     for route in sorted(app.router.routes, key=lambda r: r.path):
@@ -200,7 +209,7 @@ def _tag(path: str) -> str:
     parts = path.strip("/").split("/")
     if parts[0] == "api" and len(parts) > 1:
         return parts[1]
-    return "service" if parts[0] in {"health", "services"} else "pages"
+    return "pages" if parts[0] in _PAGES else "service"
 
 
 def _reply(reply: SchemaRef | Content) -> dict[str, Any]:
