@@ -223,17 +223,34 @@ def _reply(reply: SchemaRef | Content) -> dict[str, Any]:
     return {"description": "OK", "content": {"application/json": {"schema": reply}}}
 
 
+_REQUEST_ID_HEADER = {
+    "description": "The request id, also in the body (send your own to trace a call)",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "integer"},
+}
+# Statuses whose every error carries Retry-After (gateway_app/errors.py).
+_RETRY_STATUSES = {429, 503}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorReply"}}}
+
+
 def _error_replies(classes: list[type[GatehouseError]]) -> dict[str, Any]:
     """One response per status, naming every error code it can carry."""
     codes_by_status: dict[int, list[str]] = {}
     for cls in classes:
         codes_by_status.setdefault(http_status(cls.code), []).append(cls.code)
-    return {
-        str(status): {
+    replies = {}
+    for status, codes in sorted(codes_by_status.items()):
+        headers = {"X-Request-ID": _REQUEST_ID_HEADER}
+        if status in _RETRY_STATUSES:
+            headers["Retry-After"] = _RETRY_AFTER_HEADER
+        replies[str(status)] = {
             "description": "Error: " + ", ".join(dict.fromkeys(codes)),
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorReply"}}
-            },
+            "headers": headers,
+            "content": _ERROR_CONTENT,
         }
-        for status, codes in sorted(codes_by_status.items())
-    }
+    return replies

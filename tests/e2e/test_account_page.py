@@ -117,6 +117,10 @@ def test_account_page_walk(page: AccountPage, stack: Stack, tmp_path: Path) -> N
     # The sessions panel shows exactly when the API lists sessions.
     listed = httpx.get(f"{stack.url}/api/auth/sessions", headers=bearer(str(page.token())))
     assert page.shown("sessions") == (listed.status_code == 200)
+    if listed.status_code == 200:
+        rows = page.browser.find_elements(By.CSS_SELECTOR, "#sessions-list tr")
+        assert len(rows) == len(listed.json()["sessions"]) >= 1
+        assert "this session" in page.text("sessions-list")
     page.browser.save_screenshot(str(tmp_path / "account-signed-in.png"))
 
     page.reload()

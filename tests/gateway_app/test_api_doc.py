@@ -131,6 +131,9 @@ def test_every_error_status_uses_the_one_error_shape(document: dict[str, Any]) -
         for status, response in operation["responses"].items():
             if int(status) >= 400 and key != ("GET", "/health"):
                 assert response["content"]["application/json"]["schema"] == ERROR_REF, key
+                assert response["headers"]["X-Request-ID"]["required"], key
+                retry = response["headers"].get("Retry-After")
+                assert (retry is not None) == (status in {"429", "503"}), (key, status)
     login = operations(document)[("POST", "/api/auth/login")]["responses"]
     assert {"200", "400", "401", "413", "429", "503", "504"} == set(login)
     assert "invalid_credentials" in login["401"]["description"]
