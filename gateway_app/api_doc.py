@@ -70,10 +70,15 @@ class Operation:
         if self.request is not None:
             implied.append(errors.PayloadTooLarge)
         if self.auth:
-            # The session check reads Redis, and falls back to the auth worker.
-            implied += [errors.Unauthorized, errors.InvalidToken, errors.ServiceUnavailable]
+            implied += [errors.Unauthorized, errors.InvalidToken]
         if self.auth or self.rpc:
-            implied += [errors.NoResponders, errors.Overloaded, errors.DeadlineExceeded]
+            # A call to a worker, or the session check (Redis, else the auth worker).
+            implied += [
+                errors.ServiceUnavailable,
+                errors.NoResponders,
+                errors.Overloaded,
+                errors.DeadlineExceeded,
+            ]
         return list(dict.fromkeys([*implied, *self.errors]))
 
 
