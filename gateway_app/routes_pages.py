@@ -19,7 +19,8 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from common.errors import NotFound
-from gateway_app.api_doc import Content, build_document, documented
+from gateway_app.api_doc import Content, documented
+from gateway_app.openapi import build_document
 from gateway_app.responses import json_response
 
 STATIC = Path(__file__).with_name("static")

@@ -23,8 +23,8 @@ from schemathesis import GenerationMode, checks
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from common.config import Settings
-from gateway_app.api_doc import build_document
 from gateway_app.app import create_app
+from gateway_app.openapi import build_document
 from tests.conftest import TEST_JWT_SECRET
 from tests.e2e.helpers import PASSWORD, bearer, email_for
 from tests.e2e.stack import Stack

@@ -1,4 +1,4 @@
-"""gateway_app/api_doc.py: the document covers exactly the routes served, and validates."""
+"""gateway_app/openapi.py: the document covers exactly the routes served, and validates."""
 
 from __future__ import annotations
 
@@ -14,15 +14,10 @@ from sanic.response import HTTPResponse
 from common.config import Settings
 from common.errors import Conflict
 from common.schemas import TOKEN_FIELDS
-from gateway_app.api_doc import (
-    NO_CONTENT,
-    UndocumentedRoute,
-    build_document,
-    documented,
-    openapi_path,
-)
+from gateway_app.api_doc import NO_CONTENT, UndocumentedRoute, documented
 from gateway_app.api_schemas import MessageReply
 from gateway_app.app import create_app
+from gateway_app.openapi import build_document, openapi_path
 from gateway_app.responses import json_response
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
