@@ -12,6 +12,12 @@ from gateway_app.routes_pages import PAGE_CSP
 from tests.e2e.helpers import assert_error
 
 PAGES = ["/", "/account", "/docs"]
+# The account page's forms and the operation each one sends.
+FORMS = {
+    "register-form": ("post", "/api/users/register"),
+    "login-form": ("post", "/api/auth/login"),
+    "password-form": ("put", "/api/auth/change-password"),
+}
 
 
 class _PageParts(HTMLParser):
@@ -19,6 +25,9 @@ class _PageParts(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
+        self.form_fields: dict[str, set[str]] = {}
+        self.error_slots: dict[str, set[str]] = {}
+        self._form = ""
         self.inline_scripts = 0
         self.inline_styles = 0
         self.handlers: list[str] = []
@@ -34,9 +43,16 @@ class _PageParts(HTMLParser):
             self.loads.append(named.get("src") or "")
         if tag == "link" and named.get("rel") == "stylesheet":
             self.loads.append(named.get("href") or "")
+        if tag == "form":
+            self._form = named.get("id") or ""
+        if self._form and tag == "input":
+            self.form_fields.setdefault(self._form, set()).add(named.get("name") or "")
+        if self._form and "data-error-for" in named:
+            self.error_slots.setdefault(self._form, set()).add(named["data-error-for"] or "")
 
     def handle_endtag(self, tag: str) -> None:
         self._in_script = self._in_script and tag != "script"
+        self._form = "" if tag == "form" else self._form
 
     def handle_data(self, data: str) -> None:
         self.inline_scripts += self._in_script and bool(data.strip())
@@ -71,6 +87,23 @@ async def test_pages_load_only_our_own_files_and_no_inline_code(
         assert asset.headers["content-type"].split(";")[0] in {"text/css", "text/javascript"}
         assert asset.headers["content-security-policy"] == PAGE_CSP
         assert asset.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_account_forms_send_the_fields_the_document_names(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each form's inputs, and the slots its field errors go to, are the
+    properties of the request body its operation documents."""
+    document = (await client.get("/openapi.json")).json()
+    parts = _PageParts()
+    parts.feed((await client.get("/account")).text)
+    for form, (method, path) in FORMS.items():
+        body = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        name = body["schema"]["$ref"].rsplit("/", 1)[1]
+        properties = set(document["components"]["schemas"][name]["properties"])
+        assert parts.form_fields[form] <= properties, form
+        assert parts.error_slots[form] == parts.form_fields[form], form
+    assert parts.form_fields["register-form"] == {"username", "email", "password"}
 
 
 async def test_swagger_initializer_reads_our_document_offline(client: httpx.AsyncClient) -> None:
