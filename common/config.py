@@ -6,6 +6,7 @@ keep working; URLs win over the split variables when both are given.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -26,6 +27,9 @@ PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "j
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
 class ConfigError(ValueError):
@@ -115,6 +119,8 @@ class Settings:
     # Failed logins an account name may have within the window before 429.
     login_max_failures: int
     login_failure_window: float
+    # Peers whose X-Forwarded-For the gateway believes (addresses or CIDR ranges).
+    trusted_proxies: TrustedProxies = ()
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +173,7 @@ class Settings:
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
             login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
             login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
+            trusted_proxies=_trusted_proxies(env),
         )
 
 
@@ -209,6 +216,21 @@ def _jwt_secret(env: _Env, *, production: bool) -> str:
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
     return secret
+
+
+def _trusted_proxies(env: _Env) -> TrustedProxies:
+    networks = []
+    for item in (env.text("TRUSTED_PROXIES") or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list addresses or CIDR ranges, comma-separated "
+                f"(got {item.strip()!r})"
+            ) from None
+    return tuple(networks)
 
 
 def _rpc_prefix(env: _Env) -> str:

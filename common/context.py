@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
 
 NO_REQUEST = "-"
@@ -15,6 +16,11 @@ NO_REQUEST = "-"
 request_id_var: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST)
 # Absolute deadline in epoch milliseconds, or None outside a request.
 deadline_var: ContextVar[int | None] = ContextVar("deadline", default=None)
+# Who made the public request ("client_ip", "user_agent"), set by the gateway and
+# carried in message headers, so that workers can record sessions and rate-limit
+# by client without a hop back to the gateway. Nested calls inherit it.
+origin_var: ContextVar[Mapping[str, str] | None] = ContextVar("origin", default=None)
+ORIGIN_HEADERS = ("client_ip", "user_agent")
 
 # What we accept from X-Request-ID: enough for uuids and tracing ids, and
 # nothing that could break a log line or a header.

@@ -17,7 +17,7 @@ from sanic.response import HTTPResponse
 
 from common import json_codec
 from common.config import Settings
-from common.context import accept_request_id, request_id_var
+from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import (
     BadRequest,
     Conflict,
@@ -38,6 +38,7 @@ from common.sessions import SessionCache
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
 from gateway_app.auth import authenticate
+from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
 from gateway_app.routes_pages import register_pages_routes
@@ -123,6 +124,17 @@ async def _tag_request(request: Request) -> None:
     request.ctx.started = time.perf_counter()
     request.ctx.request_id = accept_request_id(request.headers.get("x-request-id"))
     request_id_var.set(request.ctx.request_id)
+    origin = {
+        "client_ip": client_ip(
+            request.ip,
+            request.headers.getall("x-forwarded-for", []),
+            request.app.ctx.settings.trusted_proxies,
+        )
+    }
+    agent = user_agent(request.headers.get("user-agent"))
+    if agent is not None:
+        origin["user_agent"] = agent
+    origin_var.set(origin)
 
 
 async def _echo_request_id(request: Request, response: HTTPResponse) -> None:

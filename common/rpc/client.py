@@ -15,7 +15,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from common.context import deadline_var, request_id_var
+from common.context import deadline_var, origin_var, request_id_var
 from common.errors import (
     DeadlineExceeded,
     GatehouseError,
@@ -116,7 +116,7 @@ class RpcClient:
             params=params,
             reply_to=self.reply_to,
             deadline=deadline,
-            headers={"request_id": request_id_var.get()},
+            headers={"request_id": request_id_var.get(), **(origin_var.get() or {})},
         )
         self.stats.count(method, "calls")
         try:

@@ -42,6 +42,15 @@ class Request:
     def request_id(self) -> str:
         return self.headers.get("request_id", "-")
 
+    @property
+    def client_ip(self) -> str | None:
+        """The public client's address as the gateway saw it (see gateway_app/client_ip.py)."""
+        return self.headers.get("client_ip")
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.headers.get("user_agent")
+
     def remaining(self) -> float:
         """Seconds left before the deadline (negative once it has passed)."""
         return (self.deadline - now_ms()) / 1000

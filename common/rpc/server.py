@@ -20,7 +20,7 @@ from marshmallow import ValidationError as SchemaError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from common.context import deadline_var, request_id_var
+from common.context import ORIGIN_HEADERS, deadline_var, origin_var, request_id_var
 from common.errors import GatehouseError, RemoteError, UnknownMethod, ValidationFailed
 from common.keys import Keys
 from common.rpc import scripts
@@ -160,6 +160,13 @@ class RpcServer:
             return
         request_id_var.set(request.request_id)
         deadline_var.set(request.deadline)
+        origin_var.set(
+            {
+                name: value
+                for name in ORIGIN_HEADERS
+                if isinstance(value := request.headers.get(name), str)
+            }
+        )
         if request.remaining() <= 0:
             # The caller has already answered 504; running it now would surprise them.
             logger.info(

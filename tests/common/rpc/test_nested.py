@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from common.context import request_id_var
+from common.context import origin_var, request_id_var
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
@@ -88,3 +88,20 @@ async def test_nested_call_inherits_request_id_and_deadline(rig: dict[str, Any])
     assert inner.request_id == outer.request_id == "rid-nested-1"
     assert inner.deadline == outer.deadline
     assert inner.id != outer.id
+
+
+async def test_nested_call_carries_the_public_clients_origin(rig: dict[str, Any]) -> None:
+    token = origin_var.set({"client_ip": "203.0.113.7", "user_agent": "curl/8"})
+    try:
+        await rig["caller"].call("outer.call", {})
+    finally:
+        origin_var.reset(token)
+    for hop in ("outer", "inner"):
+        request = rig["seen"][hop]
+        assert (request.client_ip, request.user_agent) == ("203.0.113.7", "curl/8")
+
+
+async def test_a_call_without_origin_sends_none(rig: dict[str, Any]) -> None:
+    await rig["caller"].call("outer.call", {})
+    assert rig["seen"]["inner"].client_ip is None
+    assert rig["seen"]["inner"].user_agent is None
