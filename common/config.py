@@ -25,6 +25,12 @@ DEVELOPMENT_JWT_SECRET = "gatehouse-development-secret-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "jwt_secret"}
 
+# Token signing algorithms: HS256 (the seed's, shared secret) or a key pair.
+JWT_ALGORITHMS = ("HS256", "EdDSA", "RS256")
+ASYMMETRIC_ALGORITHMS = ("EdDSA", "RS256")
+DEFAULT_JWT_ISSUER = "gatehouse"
+DEFAULT_JWT_AUDIENCE = "gatehouse"
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -119,6 +125,16 @@ class Settings:
     # Failed logins an account name may have within the window before 429.
     login_max_failures: int
     login_failure_window: float
+    # Token keys: the algorithm, the auth worker's private key, the public key the
+    # gateway verifies with, and older public keys still accepted during a rotation.
+    jwt_algorithm: str
+    jwt_private_key_file: str | None
+    jwt_public_key_file: str | None
+    jwt_previous_public_key_files: tuple[str, ...]
+    jwt_issuer: str
+    jwt_audience: str
+    # How long clients may cache /.well-known/jwks.json.
+    jwks_max_age: float
     # Peers whose X-Forwarded-For the gateway believes (addresses or CIDR ranges).
     trusted_proxies: TrustedProxies = ()
 
@@ -152,12 +168,13 @@ class Settings:
         # The CPUs this process may use (a container's share), not the host's.
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         db_pool_max = env.integer("DB_POOL_MAX", 10, high=1000)
+        jwt_algorithm = _jwt_algorithm(env)
         return cls(
             app_env="production" if production else "development",
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             database_url=_database_url(env),
             redis_url=_redis_url(env),
-            jwt_secret=_jwt_secret(env, production=production),
+            jwt_secret=_jwt_secret(env, production=production, required=jwt_algorithm == "HS256"),
             jwt_expires_in=env.duration("JWT_EXPIRES_IN", 24 * 3600),
             rpc_prefix=_rpc_prefix(env),
             rpc_timeout=env.duration("RPC_TIMEOUT", 5.0),
@@ -173,6 +190,13 @@ class Settings:
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
             login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
             login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
+            jwt_algorithm=jwt_algorithm,
+            jwt_private_key_file=env.text("JWT_PRIVATE_KEY_FILE"),
+            jwt_public_key_file=env.text("JWT_PUBLIC_KEY_FILE"),
+            jwt_previous_public_key_files=_file_list(env, "JWT_PREVIOUS_PUBLIC_KEY_FILES"),
+            jwt_issuer=env.text("JWT_ISSUER", DEFAULT_JWT_ISSUER) or DEFAULT_JWT_ISSUER,
+            jwt_audience=env.text("JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE) or DEFAULT_JWT_AUDIENCE,
+            jwks_max_age=env.duration("JWKS_MAX_AGE", 300),
             trusted_proxies=_trusted_proxies(env),
         )
 
@@ -201,10 +225,13 @@ def _redis_url(env: _Env) -> str:
     return f"redis://{auth}{host}:{port}/0"
 
 
-def _jwt_secret(env: _Env, *, production: bool) -> str:
+def _jwt_secret(env: _Env, *, production: bool, required: bool) -> str:
     secret = env.text("JWT_SECRET")
     if not production:
         return secret or DEVELOPMENT_JWT_SECRET
+    if not required and secret is None:
+        # A key pair signs; nothing checks a shared secret, so none is needed.
+        return ""
     if secret is None:
         raise ConfigError("JWT_SECRET is required when APP_ENV=production")
     if secret.lower() in PLACEHOLDER_SECRETS or secret == DEVELOPMENT_JWT_SECRET:
@@ -216,6 +243,26 @@ def _jwt_secret(env: _Env, *, production: bool) -> str:
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
     return secret
+
+
+def _jwt_algorithm(env: _Env) -> str:
+    raw = env.text("JWT_ALGORITHM", "HS256") or "HS256"
+    algorithm = next((a for a in JWT_ALGORITHMS if a.lower() == raw.lower()), None)
+    if algorithm is None:
+        raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)} (got {raw!r})")
+    if algorithm in ASYMMETRIC_ALGORITHMS and not (
+        env.text("JWT_PRIVATE_KEY_FILE") or env.text("JWT_PUBLIC_KEY_FILE")
+    ):
+        raise ConfigError(
+            f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE (the auth worker signs "
+            "with it) or JWT_PUBLIC_KEY_FILE (the gateway verifies with it)"
+        )
+    return algorithm
+
+
+def _file_list(env: _Env, name: str) -> tuple[str, ...]:
+    """Comma-separated paths; blanks between commas are ignored."""
+    return tuple(path.strip() for path in (env.text(name) or "").split(",") if path.strip())
 
 
 def _trusted_proxies(env: _Env) -> TrustedProxies:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from loguru import logger
 
@@ -14,15 +16,22 @@ from common.logging import configure_logging
 from common.worker import MethodsFactory, Worker
 
 
-def load_settings(service: str) -> Settings:
-    """Settings from the environment, or exit 2 with the reason on stderr."""
+@contextmanager
+def exit_on_config_error(service: str) -> Iterator[None]:
+    """Turn a ConfigError (settings, key files) into exit 2 with the reason on stderr."""
     try:
-        settings = Settings.from_env()
+        yield
     except ConfigError as exc:
         print(f"gatehouse {service}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def load_settings(service: str) -> Settings:
+    """Settings from the environment, or exit 2 with the reason on stderr."""
+    with exit_on_config_error(service):
+        settings = Settings.from_env()
     configure_logging(service, settings.log_level)
-    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+    if settings.jwt_algorithm == "HS256" and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
         logger.warning(
             "JWT_SECRET is not set: using the development secret (refused in production)"
         )
@@ -31,7 +40,8 @@ def load_settings(service: str) -> Settings:
 
 def run_worker(service: str, build_methods: MethodsFactory) -> None:
     settings = load_settings(service)
-    worker = Worker(settings, service, build_methods)
+    with exit_on_config_error(service):
+        worker = Worker(settings, service, build_methods)
     try:
         asyncio.run(worker.run())
     except (OSError, QueryFileError, MigrationError) as exc:

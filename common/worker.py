@@ -70,6 +70,8 @@ class Worker:
         self.health: HealthServer | None = None
         self._server: RpcServer | None = None
         self._blocking_redis: Redis | None = None
+        # Read here, before anything opens, so a bad key file stops the start at once.
+        self._tokens = TokenSigner.from_settings(settings)
 
     def stop(self) -> None:
         """Stop taking requests; ``run`` finishes those in flight and returns."""
@@ -120,7 +122,7 @@ class Worker:
             pool=pool,
             queries=queries,
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.password_threads),
-            tokens=TokenSigner(settings.jwt_secret, settings.jwt_expires_in),
+            tokens=self._tokens,
             stats=self._stats,
         )
         self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)

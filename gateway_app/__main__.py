@@ -1,12 +1,13 @@
 """``python -m gateway_app``: serve the gateway until SIGTERM or Ctrl-C."""
 
-from common.entrypoint import load_settings
+from common.entrypoint import exit_on_config_error, load_settings
 from gateway_app.app import SERVICE, create_app
 
 
 def main() -> None:
     settings = load_settings(SERVICE)
-    app = create_app(settings)
+    with exit_on_config_error(SERVICE):
+        app = create_app(settings)
     app.run(
         host="0.0.0.0",  # noqa: S104 - the gateway is the public surface
         port=settings.port_for(SERVICE),

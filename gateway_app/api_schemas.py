@@ -91,3 +91,24 @@ class ErrorReply(Schema):
     success = fields.Boolean(required=True, validate=validate.Equal(False))
     error = fields.Nested(ErrorDetail, required=True)
     request_id = fields.String(required=True)
+
+
+class PublicJwk(Schema):
+    """One public key (RFC 7517): Ed25519 keys carry crv and x, RSA keys n and e."""
+
+    kty = fields.String(required=True, validate=validate.OneOf(["OKP", "RSA"]))
+    kid = fields.String(required=True)
+    alg = fields.String(required=True)
+    use = fields.String(required=True, validate=validate.Equal("sig"))
+    crv = fields.String()
+    x = fields.String()
+    n = fields.String()
+    e = fields.String()
+
+
+class JwksReply(Schema):
+    keys = fields.List(
+        fields.Nested(PublicJwk),
+        required=True,
+        metadata={"description": "Empty while tokens are HMAC-signed (HS256)"},
+    )

@@ -33,7 +33,7 @@ from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.stats import RpcStats
 from common.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
-from common.security.tokens import TokenSigner
+from common.security.tokens import TokenVerifier
 from common.sessions import SessionCache
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
@@ -41,6 +41,7 @@ from gateway_app.auth import authenticate
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
+from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_pages import register_pages_routes
 
 SERVICE = "gateway"
@@ -53,6 +54,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
     app.ctx.settings = settings
+    # Public keys only (or the HS256 secret): the gateway never signs.
+    app.ctx.tokens = TokenVerifier.from_settings(settings)
     app.error_handler.add(Exception, render_error)
 
     app.register_listener(_open_resources, "before_server_start")
@@ -67,6 +70,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_key_routes(app)
     register_pages_routes(app)
     return app
 
@@ -90,7 +94,6 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_queue_length=settings.max_queue_length,
         stats=app.ctx.stats,
     )
-    app.ctx.tokens = TokenSigner(settings.jwt_secret, settings.jwt_expires_in)
     app.ctx.sessions = SessionCache(app.ctx.redis, keys)
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")

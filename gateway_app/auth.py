@@ -9,7 +9,7 @@ from sanic import Request
 
 from common.errors import InvalidToken, ServiceUnavailable, Unauthorized
 from common.rpc.client import RpcClient
-from common.security.tokens import TokenClaims, TokenSigner
+from common.security.tokens import TokenClaims, TokenVerifier
 from common.sessions import SessionCache
 
 
@@ -21,7 +21,7 @@ def bearer_token(request: Request) -> str:
 
 
 async def authenticate(
-    request: Request, tokens: TokenSigner, sessions: SessionCache, rpc: RpcClient
+    request: Request, tokens: TokenVerifier, sessions: SessionCache, rpc: RpcClient
 ) -> TokenClaims:
     """Claims of a valid token whose session is still live; 401 otherwise."""
     claims = tokens.verify(bearer_token(request))

@@ -26,6 +26,7 @@ from common.db.pool import create_pool
 from common.db.queries import Queries
 from common.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.keys import Keys
+from tests.key_material import KeyPair, write_key_pair
 
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -156,5 +157,15 @@ def unique() -> Callable[[str], str]:
 
     def make(stem: str) -> str:
         return f"{stem}_{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+@pytest.fixture
+def key_pair(tmp_path: Path) -> Callable[..., KeyPair]:
+    """Factory of fresh signing key pairs in PEM files: key_pair("EdDSA"), key_pair("RS256")."""
+
+    def make(algorithm: str, **options: int) -> KeyPair:
+        return write_key_pair(tmp_path, algorithm, **options)
 
     return make

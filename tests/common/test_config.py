@@ -262,3 +262,61 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.jwt_secret = "other"  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------
+# Token keys
+
+
+def test_token_key_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_private_key_file is None
+    assert settings.jwt_public_key_file is None
+    assert settings.jwt_previous_public_key_files == ()
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("gatehouse", "gatehouse")
+    assert settings.jwks_max_age == 300
+
+
+@pytest.mark.parametrize(("raw", "algorithm"), [("eddsa", "EdDSA"), ("rs256", "RS256")])
+def test_jwt_algorithm_is_read_case_insensitively(raw: str, algorithm: str) -> None:
+    settings = Settings.from_env({"JWT_ALGORITHM": raw, "JWT_PRIVATE_KEY_FILE": "/k.pem"})
+
+    assert settings.jwt_algorithm == algorithm
+
+
+@pytest.mark.parametrize("raw", ["none", "HS512", "ES256", "Ed25519x"])
+def test_an_unsupported_jwt_algorithm_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM must be one of HS256, EdDSA, RS256"):
+        Settings.from_env({"JWT_ALGORITHM": raw})
+
+
+@pytest.mark.parametrize("app_env", ["development", "production"])
+def test_a_key_pair_algorithm_without_key_files_is_refused(app_env: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM=EdDSA needs JWT_PRIVATE_KEY_FILE"):
+        Settings.from_env({"APP_ENV": app_env, "JWT_ALGORITHM": "EdDSA"})
+
+
+def test_production_with_a_key_pair_needs_no_jwt_secret() -> None:
+    settings = Settings.from_env(
+        {"APP_ENV": "production", "JWT_ALGORITHM": "RS256", "JWT_PUBLIC_KEY_FILE": "/k.pub.pem"}
+    )
+
+    assert settings.jwt_secret == ""
+    assert settings.jwt_public_key_file == "/k.pub.pem"
+
+
+def test_token_key_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "JWT_PREVIOUS_PUBLIC_KEY_FILES": " /a.pem, ,/b.pem ,",
+            "JWT_ISSUER": "https://id.example",
+            "JWT_AUDIENCE": "api.example",
+            "JWKS_MAX_AGE": "1h",
+        }
+    )
+
+    assert settings.jwt_previous_public_key_files == ("/a.pem", "/b.pem")
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("https://id.example", "api.example")
+    assert settings.jwks_max_age == 3600

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+import uuid
 import warnings
 from typing import Any
 
@@ -14,11 +15,14 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from tests.conftest import TEST_JWT_SECRET
+from tests.key_material import secret_kid
 
 PASSWORD = "secret123"
 # What the gateway may send back as X-Request-ID (common/context.py accepts no more).
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 ERROR_KEYS = {"success", "error", "request_id"}
+# The key id the gateway gives the test secret (RFC 7638 thumbprint of its JWK).
+TEST_KID = secret_kid(TEST_JWT_SECRET)
 
 
 def email_for(username: str) -> str:
@@ -110,12 +114,16 @@ def make_token(
     *,
     user_id: int | str | None,
     session: int | str | None,
-    secret: str | None = TEST_JWT_SECRET,
+    secret: Any = TEST_JWT_SECRET,
     algorithm: str = "HS256",
     lifetime: int = 3600,
+    kid: str | None = TEST_KID,
     **extra: Any,
 ) -> str:
-    """A token like the gateway's, with any claim changed or dropped (None drops it)."""
+    """A token like the gateway's, with any claim (or the kid) changed or dropped (None drops it).
+
+    ``secret`` is the HMAC secret, or a private key object for EdDSA / RS256.
+    """
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": None if user_id is None else str(user_id),
@@ -123,13 +131,18 @@ def make_token(
         "iat": now,
         "exp": now + lifetime,
         "iss": "gatehouse",
+        "aud": "gatehouse",
+        "jti": uuid.uuid4().hex,
         **extra,
     }
     with warnings.catch_warnings():
         # HS512 with the (52-byte) test secret is refused by the gateway anyway.
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)
         return jwt.encode(
-            {k: v for k, v in claims.items() if v is not None}, secret, algorithm=algorithm
+            {k: v for k, v in claims.items() if v is not None},
+            secret,
+            algorithm=algorithm,
+            headers=None if kid is None else {"kid": kid},
         )
 
 

@@ -12,9 +12,9 @@ import jwt
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import TEST_JWT_SECRET
 from tests.e2e.helpers import (
     PASSWORD,
+    TEST_KID,
     assert_error,
     b64url,
     b64url_decode,
@@ -27,7 +27,9 @@ from tests.e2e.helpers import (
     session_id,
 )
 from tests.e2e.stack import Stack
+from tests.key_material import secret_kid
 
+OTHER_SECRET = "another-secret-" + "y" * 40
 # Far above any session id this run creates, still inside PostgreSQL's integer.
 NEVER_A_SESSION = 2**31 - 7
 
@@ -53,23 +55,28 @@ def bad_tokens(user: dict[str, Any], token: str) -> dict[str, str]:
         "forged-sub": with_payload(token, sub=str(uid + 1)),
         "forged-exp": with_payload(token, exp=now + 10 * 365 * 86400),
         "forged-sid": with_payload(token, sid=str(sid + 1)),
-        "other-key": make_token(user_id=uid, session=sid, secret="another-secret-" + "y" * 40),
+        "other-key": make_token(user_id=uid, session=sid, secret=OTHER_SECRET),
+        "other-key-own-kid": make_token(
+            user_id=uid, session=sid, secret=OTHER_SECRET, kid=secret_kid(OTHER_SECRET)
+        ),
+        "missing-kid": make_token(user_id=uid, session=sid, kid=None),
+        "unknown-kid": make_token(user_id=uid, session=sid, kid="not-a-known-key"),
         "hs512-right-key": make_token(user_id=uid, session=sid, algorithm="HS512"),
         "alg-none": make_token(user_id=uid, session=sid, secret=None, algorithm="none"),
         "alg-none-reusing-claims": ".".join(
-            [b64url(b'{"alg":"none","typ":"JWT"}'), token.split(".")[1], ""]
+            [b64url(json.dumps({"alg": "none", "kid": TEST_KID}).encode()), token.split(".")[1], ""]
         ),
         "expired": make_token(user_id=uid, session=sid, iat=now - 7200, exp=now - 3600),
         "expired-one-second": make_token(user_id=uid, session=sid, iat=now - 60, exp=now - 1),
         "missing-sid": make_token(user_id=uid, session=None),
         "missing-sub": make_token(user_id=None, session=sid),
-        "missing-exp": jwt.encode(
-            {"sub": str(uid), "sid": str(sid), "iat": now, "iss": "gatehouse"},
-            TEST_JWT_SECRET,
-            algorithm="HS256",
-        ),
+        "missing-exp": make_token(user_id=uid, session=sid, exp=None),
         "missing-iss": make_token(user_id=uid, session=sid, iss=None),
         "wrong-iss": make_token(user_id=uid, session=sid, iss="someone-else"),
+        "missing-aud": make_token(user_id=uid, session=sid, aud=None),
+        "wrong-aud": make_token(user_id=uid, session=sid, aud="someone-else"),
+        "missing-jti": make_token(user_id=uid, session=sid, jti=None),
+        "jti-not-a-string": make_token(user_id=uid, session=sid, jti=12345),
         "sid-not-a-number": make_token(user_id=uid, session="abc"),
         "sub-not-a-number": make_token(user_id="abc", session=sid),
         "garbage": "garbage",
@@ -118,6 +125,9 @@ async def test_valid_token_and_lowercase_scheme(
     claims = claims_of(token)
     assert claims["sub"] == str(user["id"])
     assert claims["iss"] == "gatehouse"
+    assert claims["aud"] == "gatehouse"
+    assert isinstance(claims["jti"], str)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "kid": TEST_KID, "typ": "JWT"}
     assert claims["exp"] > time.time()
     answer = await client.get("/api/users/profile", headers={"Authorization": f"bearer {token}"})
     assert answer.status_code == 200
