@@ -1,35 +1,54 @@
-"""Auth methods: login, change password (ending every session), session checks."""
+"""Auth methods: login, change password (ending every session), session checks.
+
+Refresh, session management and password reset live in their own modules
+(refresh.py, sessions.py, reset.py); this class puts them in one table.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from loguru import logger
 from redis.exceptions import RedisError
 
+from auth_app.refresh import SessionTokens, public_user
+from auth_app.reset import PasswordReset
+from auth_app.sessions import SessionManagement
 from auth_app.throttle import LoginThrottle
-from common.db.idempotency import once_per_message, run_once
+from common.audit import Audit, Recorded
+from common.db.idempotency import run_once
 from common.db.pool import connection
-from common.errors import InvalidCredentials, InvalidToken, ServiceUnavailable
+from common.errors import InvalidCredentials, InvalidToken, RateLimited
 from common.rpc.message import Request
 from common.rpc.server import Method
-from common.schemas import ChangePasswordParams, LoginParams, SessionParams
-from common.sessions import SessionCache
+from common.schemas import (
+    AuditParams,
+    ChangePasswordParams,
+    EndSessionParams,
+    ForgotPasswordParams,
+    LoginParams,
+    LogoutParams,
+    ProfileParams,
+    RefreshParams,
+    ResetPasswordParams,
+    SessionParams,
+)
+from common.security.opaque_tokens import token_hash
+from common.sessions import SessionCache, SessionEnder
 from common.worker import WorkerContext
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class AuthService:
     def __init__(self, ctx: WorkerContext) -> None:
         self._ctx = ctx
         self._sessions = SessionCache(ctx.redis, ctx.keys)
+        self._audit = Audit(ctx.redis, ctx.keys, ctx.queries)
+        self._ender = SessionEnder(self._sessions, self._audit)
+        self._tokens = SessionTokens(ctx, self._audit, self._sessions)
+        self._management = SessionManagement(ctx, self._audit, self._ender)
+        self._reset = PasswordReset(ctx, self._audit, self._ender)
         self._throttle = LoginThrottle(
             ctx.redis,
             ctx.keys,
@@ -42,51 +61,62 @@ class AuthService:
             "auth.login": Method(self.login, LoginParams()),
             "auth.change_password": Method(self.change_password, ChangePasswordParams()),
             "auth.check_session": Method(self.check_session, SessionParams()),
+            "auth.refresh": Method(self._tokens.refresh, RefreshParams()),
+            "auth.logout": Method(self._management.logout, LogoutParams()),
+            "auth.sessions": Method(self._management.list_sessions, ProfileParams()),
+            "auth.end_session": Method(self._management.end_session, EndSessionParams()),
+            "auth.audit": Method(self._management.audit_events, AuditParams()),
+            "auth.forgot_password": Method(self._reset.forgot, ForgotPasswordParams()),
+            "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
-        await self._throttle.check(params["login"])
         async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
+        try:
+            await self._throttle.check(params["login"])
+        except RateLimited:
+            await self._login_refused(request, "login.throttled", user, params["login"])
+            raise
         hashed = user["password_hash"] if user is not None else None
         # Runs even for an unknown user, so timing does not reveal who exists.
         if not await ctx.hasher.verify(params["password"], hashed) or user is None:
             await self._throttle.failed(params["login"])
+            await self._login_refused(request, "login.failed", user, params["login"])
             raise InvalidCredentials("Invalid username or password")
         await self._throttle.succeeded(params["login"])
 
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
-            session_id = await ctx.queries.value(conn, "next_session_id")
-            token, expires = ctx.tokens.issue(user_id=user["id"], session_id=session_id)
-            await ctx.queries.execute(
+            issued = await self._tokens.start(conn, request, user, into=recorded)
+        await self._tokens.mirror_live(issued.session_id, user["id"], issued.session_expires)
+        await self._audit.publish(recorded)
+        logger.info("user {} logged in, session {}", user["id"], issued.session_id)
+        return issued.answer(public_user(user))
+
+    async def _login_refused(
+        self, request: Request, event_type: str, user: asyncpg.Record | None, login: str
+    ) -> None:
+        """Audit a failed or throttled login in a transaction of its own, then publish it.
+
+        The typed name is recorded only as a hash: it may be someone's password
+        typed in the wrong field.
+        """
+        recorded = Recorded()
+        async with connection(self._ctx.pool) as conn, conn.transaction():
+            await self._audit.record(
                 conn,
-                "insert_session",
-                session_id=session_id,
-                user_id=user["id"],
-                token_hash=token_hash(token),
-                expires_at=datetime.fromtimestamp(expires, UTC),
+                request,
+                event_type,
+                user_id=user["id"] if user is not None else None,
+                data={"login_sha256": token_hash(login.lower())},
+                into=recorded,
             )
-        try:
-            await self._sessions.mark_live(session_id, user["id"], expires)
-        except RedisError as exc:
-            # The gateway falls back to check_session, which repopulates.
-            logger.warning("session {} not mirrored to Redis: {}", session_id, exc)
-        logger.info("user {} logged in, session {}", user["id"], session_id)
-        return {
-            "token": token,
-            "expires_at": expires,
-            "user": {"id": user["id"], "username": user["username"], "email": user["email"]},
-        }
+        await self._audit.publish(recorded)
 
     async def change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._change_password(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._change_password(params, request))
 
     async def _change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
@@ -99,6 +129,8 @@ class AuthService:
             raise InvalidCredentials("Current password is incorrect")
         new_hash = await ctx.hasher.hash(params["newPassword"])
 
+        recorded = Recorded()
+
         async def replace(conn: asyncpg.Connection) -> dict[str, Any]:
             changed = await ctx.queries.value(
                 conn,
@@ -109,16 +141,19 @@ class AuthService:
             )
             if changed is None:
                 raise InvalidCredentials("Password was changed concurrently; try again")
-            ended = await ctx.queries.many(conn, "end_user_sessions", user_id=user_id)
-            # Ended in Redis before the commit: if Redis fails, nothing changes; if
-            # the commit fails after, sessions end early, which is the safe side.
-            try:
-                await self._sessions.mark_ended((row["id"], row["expires_at"]) for row in ended)
-            except RedisError as exc:
-                raise ServiceUnavailable("Session store unreachable") from exc
-            return {"sessions_ended": len(ended)}
+            await self._audit.record(
+                conn, request, "user.password_changed", user_id=user_id, into=recorded
+            )
+            ended = await ctx.queries.many(
+                conn, "end_user_sessions", user_id=user_id, reason="change"
+            )
+            count = await self._ender.ended(
+                conn, request, ended, user_id=user_id, reason="change", into=recorded
+            )
+            return {"sessions_ended": count}
 
         result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, replace)
+        await self._audit.publish(recorded)
         logger.info(
             "user {} changed password, {} session(s) ended", user_id, result["sessions_ended"]
         )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 APP_ENVS = ("development", "production")
 SERVICE_NAMES = ("gateway", "user", "auth")
@@ -137,6 +137,16 @@ class Settings:
     jwks_max_age: float
     # Peers whose X-Forwarded-For the gateway believes (addresses or CIDR ranges).
     trusted_proxies: TrustedProxies = ()
+    # Sliding lifetime of a session's refresh token (each refresh extends it).
+    refresh_expires_in: float = 30 * 86400
+    # A rotated refresh token presented again within this many seconds gets the
+    # same successor (clients retry and race); later, it is taken for theft.
+    refresh_reuse_interval: float = 10.0
+    password_reset_expires_in: float = 30 * 60
+    # smtp://user:pass@host:port (STARTTLS when offered) or smtps:// (implicit
+    # TLS); None sends reset tokens to the development log instead.
+    smtp_url: str | None = None
+    smtp_from: str = "Gatehouse <no-reply@localhost>"
 
     @property
     def is_production(self) -> bool:
@@ -175,7 +185,8 @@ class Settings:
             database_url=_database_url(env),
             redis_url=_redis_url(env),
             jwt_secret=_jwt_secret(env, production=production, required=jwt_algorithm == "HS256"),
-            jwt_expires_in=env.duration("JWT_EXPIRES_IN", 24 * 3600),
+            # Short-lived: a client stays signed in with its refresh token.
+            jwt_expires_in=env.duration("JWT_EXPIRES_IN", 15 * 60),
             rpc_prefix=_rpc_prefix(env),
             rpc_timeout=env.duration("RPC_TIMEOUT", 5.0),
             bcrypt_rounds=env.integer("BCRYPT_ROUNDS", 10, low=4, high=31),
@@ -198,6 +209,11 @@ class Settings:
             jwt_audience=env.text("JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE) or DEFAULT_JWT_AUDIENCE,
             jwks_max_age=env.duration("JWKS_MAX_AGE", 300),
             trusted_proxies=_trusted_proxies(env),
+            refresh_expires_in=env.duration("REFRESH_EXPIRES_IN", 30 * 86400),
+            refresh_reuse_interval=env.duration("REFRESH_REUSE_INTERVAL", 10.0),
+            password_reset_expires_in=env.duration("PASSWORD_RESET_EXPIRES_IN", 30 * 60),
+            smtp_url=_smtp_url(env),
+            smtp_from=env.text("SMTP_FROM", "Gatehouse <no-reply@localhost>") or "",
         )
 
 
@@ -285,3 +301,13 @@ def _rpc_prefix(env: _Env) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", prefix):
         raise ConfigError(f"RPC_PREFIX may hold letters, digits, '_', '.', '-' (got {prefix!r})")
     return prefix
+
+
+def _smtp_url(env: _Env) -> str | None:
+    url = env.text("SMTP_URL")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+    return url

@@ -105,6 +105,13 @@ class DeadlineExceeded(GatehouseError):
     default_message = "The request did not complete in time"
 
 
+class InvalidResetToken(GatehouseError):
+    """A password reset token that is unknown, expired, used or superseded."""
+
+    code = "invalid_reset_token"
+    default_message = "Invalid or expired password reset token"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -128,6 +135,7 @@ HTTP_STATUS: dict[str, int] = {
     Overloaded.code: 503,
     DeadlineExceeded.code: 504,
     RemoteError.code: 500,
+    InvalidResetToken.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

@@ -48,9 +48,9 @@ class _Params(Schema):
         unknown = EXCLUDE
 
 
-def _username() -> fields.String:
+def _username(*, required: bool = True) -> fields.String:
     return fields.String(
-        required=True,
+        required=required,
         validate=validate.Regexp(
             USERNAME, error="Must be 3-50 characters: letters, digits and underscores."
         ),
@@ -72,14 +72,12 @@ def _new_password() -> fields.String:
     )
 
 
-def _email() -> fields.Email:
-    return fields.Email(required=True, validate=validate.Length(max=MAX_EMAIL_LENGTH))
+def _email(*, required: bool = True) -> fields.Email:
+    return fields.Email(required=required, validate=validate.Length(max=MAX_EMAIL_LENGTH))
 
 
-class RegisterParams(_Params):
-    username = _username()
-    email = _email()
-    password = _new_password()
+class _EmailNormalised(_Params):
+    """Strips and lower-cases ``email`` when present, as registration does."""
 
     @pre_load
     def strip_email(self, data: Any, **_: Any) -> Any:
@@ -88,9 +86,16 @@ class RegisterParams(_Params):
         return data
 
     @post_load
-    def normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["email"] = data["email"].lower()
+    def lower_email(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("email") is not None:
+            data["email"] = data["email"].lower()
         return data
+
+
+class RegisterParams(_EmailNormalised):
+    username = _username()
+    email = _email()
+    password = _new_password()
 
 
 class LoginParams(_Params):
@@ -152,3 +157,60 @@ class ChangePasswordParams(_Authenticated):
 
 class SessionParams(_Params):
     session_id = fields.Integer(required=True, strict=True)
+
+
+# Refresh and reset tokens are 43 characters; anything far longer is not ours.
+MAX_OPAQUE_TOKEN_LENGTH = 512
+LOGOUT_SCOPES = ("local", "others", "global")
+MAX_AUDIT_LIMIT = 200
+
+
+def _opaque_token() -> fields.String:
+    return fields.String(
+        required=True, validate=validate.Length(min=1, max=MAX_OPAQUE_TOKEN_LENGTH)
+    )
+
+
+class RefreshParams(_Params):
+    refresh_token = _opaque_token()
+
+
+class LogoutParams(_Authenticated):
+    scope = fields.String(load_default="local", validate=validate.OneOf(LOGOUT_SCOPES))
+
+
+# Session ids are PostgreSQL integers: a larger id names no session.
+MAX_SESSION_ID = 2**31 - 1
+
+
+class EndSessionParams(_Authenticated):
+    """``target`` is the session to end; ``session_id`` the caller's own."""
+
+    target = fields.Integer(required=True, strict=True)
+
+
+class AuditParams(_Authenticated):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_AUDIT_LIMIT))
+
+
+class ForgotPasswordParams(_EmailNormalised):
+    email = _email()
+
+
+class ResetPasswordParams(_Params):
+    token = _opaque_token()
+    newPassword = _new_password()
+
+
+class UpdateProfileParams(_Authenticated, _EmailNormalised):
+    username = _username(required=False)
+    email = _email(required=False)
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **_: Any) -> None:
+        if "username" not in data and "email" not in data:
+            raise ValidationError("Give a username, an email, or both.")
+
+
+class DeleteAccountParams(_Authenticated):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))

@@ -12,9 +12,14 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
+import asyncpg
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from common.audit import Audit, Recorded
+from common.errors import ServiceUnavailable
 from common.keys import Keys
+from common.rpc.message import Request
 
 ENDED = b"0"
 
@@ -47,3 +52,42 @@ class SessionCache:
             for session_id, expires_at in sessions:
                 pipe.set(self._keys.session(session_id), ENDED, ex=_seconds_until(expires_at))
             await pipe.execute()
+
+
+class SessionEnder:
+    """What follows ending sessions in PostgreSQL, inside the same transaction."""
+
+    def __init__(self, cache: SessionCache, audit: Audit) -> None:
+        self._cache = cache
+        self._audit = audit
+
+    async def ended(
+        self,
+        conn: asyncpg.Connection,
+        request: Request,
+        rows: Iterable[asyncpg.Record],
+        *,
+        user_id: int,
+        reason: str,
+        into: Recorded,
+    ) -> int:
+        """Record ``session.ended`` for each row just ended and mark them ended in Redis.
+
+        Call before the commit: if Redis fails, the transaction rolls back and
+        nothing has ended; if the commit fails after, the sessions end early,
+        which is the safe side.
+        """
+        rows = list(rows)
+        await self._audit.record_sessions_ended(
+            conn,
+            request,
+            user_id=user_id,
+            session_ids=[row["id"] for row in rows],
+            reason=reason,
+            into=into,
+        )
+        try:
+            await self._cache.mark_ended((row["id"], row["expires_at"]) for row in rows)
+        except RedisError as exc:
+            raise ServiceUnavailable("Session store unreachable") from exc
+        return len(rows)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from loguru import logger
@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.config import Settings
-from common.db.idempotency import purge_completed
+from common.db.housekeeping import purge_spent_tokens
+from common.db.idempotency import once_per_message, purge_completed
 from common.db.migrations import migrate
 from common.db.pool import DATABASE_UNAVAILABLE, wait_for_pool
 from common.db.queries import Queries
@@ -35,6 +36,7 @@ from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
 
 PURGE_INTERVAL_SECONDS = 60.0
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -51,6 +53,19 @@ class WorkerContext:
     hasher: PasswordHasher
     tokens: TokenSigner
     stats: RpcStats
+
+    async def once(self, request: Request, run: Callable[[], Awaitable[T]]) -> T:
+        """``run()`` once per message id; a redelivery gets the stored reply.
+
+        ``run`` applies its effect through ``run_once`` (common/db/idempotency.py).
+        """
+        return await once_per_message(
+            self.pool,
+            self.queries,
+            request,
+            run,
+            lambda: self.stats.count(request.method, "replayed"),
+        )
 
 
 MethodsFactory = Callable[[WorkerContext], Mapping[str, Method]]
@@ -201,6 +216,7 @@ class Worker:
         assert self.ctx is not None
         try:
             await purge_completed(self.ctx.pool, self.ctx.queries)
+            await purge_spent_tokens(self.ctx.pool, self.ctx.queries)
         except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
             logger.warning("purge of completed records failed: {}", exc)
 

@@ -40,7 +40,7 @@ class Operation:
     summary: str
     responses: Mapping[int, SchemaRef | Content]
     request: SchemaRef | None = None
-    query: type[Schema] | None = None
+    query: SchemaRef | None = None
     errors: tuple[type[GatehouseError], ...] = ()
     auth: bool = False
     rpc: bool = False
@@ -71,7 +71,7 @@ def documented(
     *,
     responses: Mapping[int, SchemaRef | Content],
     request: SchemaRef | None = None,
-    query: type[Schema] | None = None,
+    query: SchemaRef | None = None,
     errors: Iterable[type[GatehouseError]] = (),
     auth: bool = False,
     rpc: bool = False,

@@ -33,21 +33,55 @@ class MessageReply(_Reply):
     message = fields.String(required=True)
 
 
-class RegisterReply(MessageReply):
+class AccountReply(MessageReply):
+    """Register and profile update: a message and the account as it now is."""
+
     user = fields.Nested(User, required=True)
 
 
 class LoginReply(MessageReply):
-    token = fields.String(required=True, metadata={"description": "Bearer token (JWT)"})
+    """Login and refresh: the seed's token and user, plus the refresh token."""
+
+    token = fields.String(required=True, metadata={"description": "Bearer access token (JWT)"})
     user = fields.Nested(LoginUser, required=True)
-    # Sent once refresh tokens exist (issue 6); optional so the document holds before and after.
-    refresh_token = fields.String()
-    expires_in = fields.Integer(metadata={"description": "Seconds until the token expires"})
-    token_type = fields.String()
+    refresh_token = fields.String(
+        required=True, metadata={"description": "Single use: POST it to /api/auth/refresh"}
+    )
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the access token expires"}
+    )
+    token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
 
 
 class ProfileReply(_Reply):
     user = fields.Nested(User, required=True)
+
+
+class Session(Schema):
+    id = fields.Integer(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    last_used_at = fields.String(required=True, metadata={"format": "date-time"})
+    user_agent = fields.String(required=True, allow_none=True)
+    ip = fields.String(required=True, allow_none=True)
+    current = fields.Boolean(required=True, metadata={"description": "The session of this token"})
+
+
+class SessionsReply(_Reply):
+    sessions = fields.List(fields.Nested(Session), required=True)
+
+
+class AuditEvent(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "e.g. login.succeeded"})
+    occurred_at = fields.String(required=True, metadata={"format": "date-time"})
+    ip = fields.String(required=True, allow_none=True)
+    user_agent = fields.String(required=True, allow_none=True)
+    request_id = fields.String(required=True, allow_none=True)
+    data = fields.Dict(required=True)
+
+
+class AuditReply(_Reply):
+    events = fields.List(fields.Nested(AuditEvent), required=True)
 
 
 class ServicesReply(_Reply):

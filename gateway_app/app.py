@@ -15,11 +15,9 @@ from redis.exceptions import RedisError
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from common import json_codec
 from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import (
-    BadRequest,
     Conflict,
     InvalidCredentials,
     InvalidToken,
@@ -38,11 +36,14 @@ from common.sessions import SessionCache
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
 from gateway_app.auth import authenticate
+from gateway_app.body import json_object
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
 from gateway_app.responses import json_response
+from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_pages import register_pages_routes
+from gateway_app.routes_sessions import register_sessions_routes, token_answer
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
@@ -70,6 +71,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_sessions_routes(app)
+    register_account_routes(app)
     register_key_routes(app)
     register_pages_routes(app)
     return app
@@ -150,27 +153,15 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     logger.info("{} {} {} {}", request.method, request.path, response.status, elapsed)
 
 
-def _json_object(request: Request) -> dict[str, Any]:
-    if not request.body:
-        raise BadRequest("Request body must be a JSON object")
-    try:
-        body = json_codec.loads(request.body)
-    except json_codec.JSONDecodeError:
-        raise BadRequest("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    return body
-
-
 @documented(
     "Register a user; publishes user.created",
     request=RegisterParams,
-    responses={201: replies.RegisterReply},
+    responses={201: replies.AccountReply},
     errors=[Conflict],
     rpc=True,
 )
 async def register(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("user.register", _json_object(request))
+    result = await request.app.ctx.rpc.call("user.register", json_object(request))
     return json_response(
         {"success": True, "message": "User registered successfully", "user": result["user"]},
         status=201,
@@ -186,15 +177,8 @@ async def register(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def login(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("auth.login", _json_object(request))
-    return json_response(
-        {
-            "success": True,
-            "message": "Login successful",
-            "token": result["token"],
-            "user": result["user"],
-        }
-    )
+    result = await request.app.ctx.rpc.call("auth.login", json_object(request))
+    return token_answer(result, "Login successful")
 
 
 @documented(
@@ -207,7 +191,7 @@ async def login(request: Request) -> HTTPResponse:
 async def change_password(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
-    params = _json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
+    params = json_object(request) | {"user_id": claims.user_id, "session_id": claims.session_id}
     await ctx.rpc.call("auth.change_password", params)
     return json_response({"success": True, "message": "Password changed successfully"})
 

@@ -38,3 +38,10 @@ async def authenticate(
     if not live:
         raise InvalidToken("Session has ended; log in again")
     return claims
+
+
+async def caller_params(request: Request) -> dict[str, Any]:
+    """``user_id`` and ``session_id`` of the request's live bearer token, as RPC params."""
+    ctx = request.app.ctx
+    claims = await authenticate(request, ctx.tokens, ctx.sessions, ctx.rpc)
+    return {"user_id": claims.user_id, "session_id": claims.session_id}

@@ -9,11 +9,16 @@ prefix of its own on top.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -26,6 +31,11 @@ from common.db.pool import create_pool
 from common.db.queries import Queries
 from common.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.keys import Keys
+from common.rpc.message import Request, now_ms
+from common.rpc.stats import RpcStats
+from common.security.passwords import PasswordHasher
+from common.security.tokens import TokenSigner
+from common.worker import WorkerContext
 from tests.key_material import KeyPair, write_key_pair
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -159,6 +169,86 @@ def unique() -> Callable[[str], str]:
         return f"{stem}_{uuid.uuid4().hex[:8]}"
 
     return make
+
+
+@dataclass
+class SmtpSink:
+    """Messages an SMTP server on 127.0.0.1 received, for tests of mail delivery."""
+
+    port: int
+    messages: list[EmailMessage]
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def wait_for(self, to: str) -> EmailMessage:
+        """The first message to ``to`` (waiting up to 15 s), removed from the sink."""
+        async with asyncio.timeout(15):
+            while True:
+                for message in self.messages:
+                    if message["To"] == to:
+                        self.messages.remove(message)
+                        return message
+                await asyncio.sleep(0.05)
+
+
+class _Collect:
+    def __init__(self, messages: list[EmailMessage]) -> None:
+        self._messages = messages
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, _class=EmailMessage, policy=default)
+        self._messages.append(parsed)
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="module")
+def smtp_sink() -> Iterator[SmtpSink]:
+    """An aiosmtpd server on a free port of 127.0.0.1, collecting what it receives."""
+    from aiosmtpd.controller import Controller
+
+    from tests.e2e.stack import free_port
+
+    sink = SmtpSink(free_port(), [])
+    controller = Controller(_Collect(sink.messages), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def worker_context(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, queries: Queries, keys: Keys
+) -> AsyncIterator[WorkerContext]:
+    """What a worker hands its services, on the test's database, Redis and prefix."""
+    hasher = PasswordHasher(settings.bcrypt_rounds, 2)
+    yield WorkerContext(
+        settings=settings,
+        service="test",
+        instance="test-1",
+        keys=keys,
+        redis=redis,
+        pool=pool,
+        queries=queries,
+        hasher=hasher,
+        tokens=TokenSigner.from_settings(settings),
+        stats=RpcStats(),
+    )
+    hasher.close()
+
+
+def rpc_request(method: str, params: dict[str, Any], **headers: str) -> Request:
+    """A request as a worker receives it, with a fresh message id."""
+    return Request(
+        method=method,
+        params=params,
+        reply_to="test:reply:x",
+        deadline=now_ms() + 10_000,
+        headers={"request_id": uuid.uuid4().hex, "client_ip": "192.0.2.7", **headers},
+    )
 
 
 @pytest.fixture

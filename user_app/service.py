@@ -1,57 +1,50 @@
-"""User methods: registration (exactly once per request) and profile."""
+"""User methods: registration (exactly once per request), profile, account changes."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from loguru import logger
-from redis.exceptions import RedisError
 
-from common import json_codec
-from common.db.idempotency import once_per_message, run_once
+from common.audit import Audit, Recorded
+from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import Conflict, NotFound
 from common.rpc.message import Request
 from common.rpc.server import Method
-from common.schemas import ProfileParams, RegisterParams
+from common.schemas import (
+    DeleteAccountParams,
+    ProfileParams,
+    RegisterParams,
+    UpdateProfileParams,
+)
 from common.worker import WorkerContext
-
-
-def public_user(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "email": row["email"],
-        "created_at": row["created_at"].isoformat(),
-    }
+from user_app.account import Account, public_user
 
 
 class UserService:
     def __init__(self, ctx: WorkerContext) -> None:
         self._ctx = ctx
+        self._audit = Audit(ctx.redis, ctx.keys, ctx.queries)
+        self._account = Account(ctx, self._audit)
 
     def methods(self) -> Mapping[str, Method]:
         return {
             "user.register": Method(self.register, RegisterParams()),
             "user.profile": Method(self.profile, ProfileParams()),
+            "user.update_profile": Method(self._account.update, UpdateProfileParams()),
+            "user.delete": Method(self._account.delete, DeleteAccountParams()),
         }
 
     async def register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await once_per_message(
-            self._ctx.pool,
-            self._ctx.queries,
-            request,
-            lambda: self._register(params, request),
-            lambda: self._ctx.stats.count(request.method, "replayed"),
-        )
+        return await self._ctx.once(request, lambda: self._register(params, request))
 
     async def _register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         password_hash = await ctx.hasher.hash(params["password"])
+        recorded = Recorded()
 
         async def insert(conn: asyncpg.Connection) -> dict[str, Any]:
             try:
@@ -65,11 +58,20 @@ class UserService:
             except asyncpg.UniqueViolationError:
                 raise Conflict("User with this username or email already exists") from None
             assert row is not None
-            return {"user": public_user(row)}
+            user = public_user(row)
+            await self._audit.record(
+                conn,
+                request,
+                "user.created",
+                user_id=user["id"],
+                data={"user": user},
+                into=recorded,
+            )
+            return {"user": user}
 
         result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, insert)
         logger.info("registered user {}", result["user"]["id"])
-        await self._publish_created(result["user"], request)
+        await self._audit.publish(recorded)
         return result
 
     async def profile(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -78,20 +80,6 @@ class UserService:
         if row is None:
             raise NotFound("User not found")
         return {"user": public_user(row)}
-
-    async def _publish_created(self, user: dict[str, Any], request: Request) -> None:
-        event = {
-            "type": "user.created",
-            "id": uuid.uuid4().hex,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "request_id": request.request_id,
-            "data": {"user": user},
-        }
-        try:
-            await self._ctx.redis.publish(self._ctx.keys.events, json_codec.dumps(event))
-        except RedisError as exc:
-            # The user exists either way; pub/sub delivery is at most once.
-            logger.warning("user.created for {} not published: {}", user["id"], exc)
 
 
 def build_methods(ctx: WorkerContext) -> Mapping[str, Method]:

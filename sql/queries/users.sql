@@ -25,3 +25,21 @@ UPDATE users
 SET password_hash = :new_hash, updated_at = CURRENT_TIMESTAMP
 WHERE id = :user_id AND password_hash = :old_hash
 RETURNING id;
+
+-- name: lock_user_credentials^
+SELECT id, username, email, password_hash FROM users WHERE id = :user_id FOR UPDATE;
+
+-- name: get_user_by_email^
+SELECT id, email, password_hash FROM users WHERE lower(email) = lower(:email);
+
+-- name: update_user_profile^
+-- NULL keeps a field as it is.
+UPDATE users
+SET username = COALESCE(:username, username),
+    email = COALESCE(:email, email),
+    updated_at = CURRENT_TIMESTAMP
+WHERE id = :user_id
+RETURNING id, username, email, created_at;
+
+-- name: delete_user$
+DELETE FROM users WHERE id = :user_id RETURNING id;

@@ -24,7 +24,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.database_url == "postgresql://postgres@localhost:5432/microservices"
     assert settings.redis_url == "redis://localhost:6379/0"
     assert settings.jwt_secret == DEVELOPMENT_JWT_SECRET
-    assert settings.jwt_expires_in == 24 * 3600
+    assert settings.jwt_expires_in == 15 * 60
     assert settings.rpc_prefix == "gatehouse"
     assert settings.rpc_timeout == 5.0
     assert settings.bcrypt_rounds == 10
@@ -262,6 +262,38 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.jwt_secret = "other"  # type: ignore[misc]
+
+
+def test_session_and_reset_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.refresh_expires_in == 30 * 86400
+    assert settings.refresh_reuse_interval == 10
+    assert settings.password_reset_expires_in == 30 * 60
+    assert settings.smtp_url is None
+    assert settings.smtp_from
+
+
+def test_session_and_reset_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "REFRESH_EXPIRES_IN": "7d",
+            "REFRESH_REUSE_INTERVAL": "2s",
+            "PASSWORD_RESET_EXPIRES_IN": "15m",
+            "SMTP_URL": "smtps://u:p@mail.example.org:465",
+            "SMTP_FROM": "Auth <auth@example.org>",
+        }
+    )
+    assert settings.refresh_expires_in == 7 * 86400
+    assert settings.refresh_reuse_interval == 2
+    assert settings.password_reset_expires_in == 15 * 60
+    assert settings.smtp_url == "smtps://u:p@mail.example.org:465"
+    assert settings.smtp_from == "Auth <auth@example.org>"
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "mail.example.org:25"])
+def test_a_bad_smtp_url_names_the_variable(url: str) -> None:
+    with pytest.raises(ConfigError, match="SMTP_URL"):
+        Settings.from_env({"SMTP_URL": url})
 
 
 # ----------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -164,3 +166,67 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+
+
+async def logout(client: httpx.AsyncClient, token: str, scope: str | None = None) -> httpx.Response:
+    params = {"scope": scope} if scope is not None else None
+    return await client.post("/api/auth/logout", params=params, headers=bearer(token))
+
+
+async def sessions_of(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    answer = await client.get("/api/auth/sessions", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    listed: list[dict[str, Any]] = answer.json()["sessions"]
+    return listed
+
+
+async def audit_types(client: httpx.AsyncClient, token: str) -> list[str]:
+    """The caller's audit event types, newest first."""
+    answer = await client.get("/api/auth/audit", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    return [event["type"] for event in answer.json()["events"]]
+
+
+def assert_token_answer(response: httpx.Response) -> dict[str, Any]:
+    """A login or refresh answer: the seed's fields plus the refresh pair."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["success"] is True
+    assert body["token_type"] == "Bearer"
+    assert isinstance(body["token"], str)
+    assert body["token"]
+    # 256 bits in URL-safe base64.
+    assert len(body["refresh_token"]) >= 43
+    assert 0 < body["expires_in"] <= 15 * 60
+    assert set(body["user"]) == {"id", "username", "email"}
+    assert response.headers["cache-control"] == "no-store"
+    return body
+
+
+async def dev_log_reset_token(client: httpx.AsyncClient, log: Path, email: str) -> str:
+    """Ask for a reset of ``email`` and read the token from the development log line."""
+    answer = await client.post("/api/auth/forgot-password", json={"email": email})
+    assert answer.status_code == 202, answer.text
+    pattern = re.compile(rf"password reset token for {re.escape(email.lower())}: (\S+)")
+    async with asyncio.timeout(10):
+        while True:
+            found = pattern.search(await asyncio.to_thread(log.read_text, errors="replace"))
+            if found:
+                return found.group(1)
+            await asyncio.sleep(0.05)
+
+
+async def audit_rows(database_url: str, user_id: int) -> list[asyncpg.Record]:
+    """The user's audit rows, oldest first, read from PostgreSQL directly."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT * FROM audit_events WHERE user_id = $1 ORDER BY id", user_id
+        )
+    finally:
+        await conn.close()
+    return rows

@@ -242,7 +242,8 @@ async def test_failed_registration_publishes_nothing(
             while marker not in seen:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
                 if message is not None:
-                    seen.append(json.loads(message["data"])["data"]["user"]["username"])
+                    user = json.loads(message["data"])["data"].get("user", {})
+                    seen.append(user.get("username"))
     finally:
         await pubsub.aclose()
         await subscriber.aclose()

@@ -37,6 +37,7 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.Overloaded: (503, True),
     errors.DeadlineExceeded: (504, False),
     errors.RemoteError: (500, False),
+    errors.InvalidResetToken: (400, False),
 }
 
 EXPECTED_CODES = {
@@ -56,6 +57,7 @@ EXPECTED_CODES = {
     "overloaded": 503,
     "deadline_exceeded": 504,
     "internal_error": 500,
+    "invalid_reset_token": 400,
 }
 
 

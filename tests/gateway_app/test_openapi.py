@@ -79,12 +79,12 @@ def test_a_route_without_a_declaration_is_refused(app: Sanic[Any, Any]) -> None:
 
 
 def test_a_declared_route_appears_with_its_parameters_and_errors(app: Sanic[Any, Any]) -> None:
-    @documented("End one session", responses={204: NO_CONTENT}, errors=[Conflict], auth=True)
-    async def end_session(request: Request, id: int) -> HTTPResponse:
+    @documented("Drop a widget", responses={204: NO_CONTENT}, errors=[Conflict], auth=True)
+    async def drop_widget(request: Request, id: int) -> HTTPResponse:
         return json_response({})
 
-    app.add_route(end_session, "/api/auth/sessions/<id:int>", methods=["DELETE"])
-    operation = operations(build_document(app))[("DELETE", "/api/auth/sessions/{id}")]
+    app.add_route(drop_widget, "/api/widgets/<id:int>", methods=["DELETE"])
+    operation = operations(build_document(app))[("DELETE", "/api/widgets/{id}")]
     assert operation["parameters"] == [
         {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
     ]
@@ -140,7 +140,15 @@ def test_every_error_status_uses_the_one_error_shape(document: dict[str, Any]) -
 def test_json_replies_are_marshmallow_components(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     assert schemas["ErrorReply"]["required"] == ["error", "request_id", "success"]
-    assert set(schemas["LoginReply"]["required"]) == {"success", "message", "token", "user"}
+    assert set(schemas["LoginReply"]["required"]) == {
+        "success",
+        "message",
+        "token",
+        "user",
+        "refresh_token",
+        "expires_in",
+        "token_type",
+    }
     assert MessageReply.__name__ in schemas
 
 

@@ -1,0 +1,82 @@
+"""Where password reset tokens go: an SMTP server, or the development log.
+
+``SMTP_URL`` selects SMTP (``smtp://`` upgrades with STARTTLS when the server
+offers it, ``smtps://`` is TLS from the first byte). Without it, development
+writes the token to the log: the one place Gatehouse ever logs a secret, and
+only where there is no mail server to send it to. Production without
+``SMTP_URL`` logs that a reset was asked for, never the token.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+from loguru import logger
+
+from common.config import Settings
+
+SMTP_TIMEOUT_SECONDS = 10.0
+DEFAULT_SMTP_PORTS = {"smtp": 587, "smtps": 465}
+
+
+class ResetSender(Protocol):
+    async def send(self, *, to: str, token: str, expires_in: float) -> None: ...
+
+
+def reset_message(*, sender: str, to: str, token: str, expires_in: float) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = "Reset your Gatehouse password"
+    message.set_content(
+        "Someone asked to reset the password of your Gatehouse account.\n\n"
+        f"Your reset token: {token}\n\n"
+        f"It works once, for {int(expires_in // 60)} minutes, and stops working as soon as "
+        "your password changes. If you did not ask for it, ignore this message.\n"
+    )
+    return message
+
+
+class SmtpSender:
+    def __init__(self, url: str, sender: str) -> None:
+        parts = urlsplit(url)
+        self._implicit_tls = parts.scheme == "smtps"
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or DEFAULT_SMTP_PORTS[parts.scheme]
+        self._username = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._sender = sender
+
+    async def send(self, *, to: str, token: str, expires_in: float) -> None:
+        await aiosmtplib.send(
+            reset_message(sender=self._sender, to=to, token=token, expires_in=expires_in),
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            use_tls=self._implicit_tls,
+            # None: STARTTLS when the server offers it (aiosmtplib's default).
+            start_tls=None if not self._implicit_tls else False,
+            timeout=SMTP_TIMEOUT_SECONDS,
+        )
+
+
+class DevelopmentLogSender:
+    async def send(self, *, to: str, token: str, expires_in: float) -> None:
+        logger.warning("DEVELOPMENT ONLY (no SMTP_URL): password reset token for {}: {}", to, token)
+
+
+class UnconfiguredSender:
+    async def send(self, *, to: str, token: str, expires_in: float) -> None:
+        logger.error("password reset asked for {}, but SMTP_URL is not set: nothing sent", to)
+
+
+def sender_for(settings: Settings) -> ResetSender:
+    if settings.smtp_url:
+        return SmtpSender(settings.smtp_url, settings.smtp_from)
+    if settings.is_production:
+        return UnconfiguredSender()
+    return DevelopmentLogSender()

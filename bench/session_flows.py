@@ -1,0 +1,102 @@
+"""Requests per second and latency of refresh, sessions list and audit list.
+
+    python -m bench.session_flows [--seconds 5] [--concurrency 1,32]
+
+Same set-up as bench/http_flows.py (a stack of one process each, scratch
+database, own Redis prefix). ``refresh`` rotates one chain per client loop
+(each refresh presents the previous answer's token), so every call takes the
+row locks and writes a new pair; ``sessions`` and ``audit`` read the caller's
+rows. Read the figures as ratios between flows on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+
+from bench.http_flows import PASSWORD, Call, KeepAliveClient, drive
+from bench.scratch import scratch_database
+from common import json_codec
+from tests.e2e.stack import Stack, full_stack
+
+
+async def run(port: int, levels: list[int], seconds: float) -> None:
+    run_id = uuid.uuid4().hex[:6]
+    setup = KeepAliveClient(port)
+    account = {"username": f"s{run_id}", "email": f"s{run_id}@example.com", "password": PASSWORD}
+    await setup.request("POST", "/api/users/register", body=account)
+    _, answer = await setup.request(
+        "POST", "/api/auth/login", body={"username": f"s{run_id}", "password": PASSWORD}
+    )
+    setup.close()
+    token = json_codec.loads(answer)["token"]
+    chains: dict[int, str] = {}
+
+    async def refresh(client: KeepAliveClient, n: int) -> tuple[int, bytes]:
+        if id(client) not in chains:
+            _, first = await client.request(
+                "POST", "/api/auth/login", body={"username": f"s{run_id}", "password": PASSWORD}
+            )
+            chains[id(client)] = json_codec.loads(first)["refresh_token"]
+        status, body = await client.request(
+            "POST", "/api/auth/refresh", body={"refresh_token": chains[id(client)]}
+        )
+        if status == 200:
+            chains[id(client)] = json_codec.loads(body)["refresh_token"]
+        return status, body
+
+    def sessions(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        return client.request("GET", "/api/auth/sessions", token=token)
+
+    def audit(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
+        return client.request("GET", "/api/auth/audit?limit=50", token=token)
+
+    flows: tuple[tuple[str, Call], ...] = (
+        ("refresh", refresh),
+        ("sessions", sessions),
+        ("audit", audit),
+    )
+    print(f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    for name, call in flows:
+        for level in levels:
+            chains.clear()
+            rate, latencies, errors = await drive(call, port, level, seconds)
+            latencies.sort()
+            p50 = statistics.median(latencies) * 1000
+            p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
+            print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", default="1,32")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.concurrency.split(",")]
+    with scratch_database() as database_url:
+        stack = Stack(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                "RPC_PREFIX": f"bench-sessions-{uuid.uuid4().hex[:6]}",
+                "JWT_SECRET": "bench-" + "x" * 40,
+                "BCRYPT_ROUNDS": "10",
+                "LOG_LEVEL": "WARNING",
+            },
+            Path(tempfile.mkdtemp(prefix="gatehouse-sessions-")),
+        )
+        try:
+            full_stack(stack)
+            asyncio.run(run(stack.gateway.port, levels, args.seconds))
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The audit trail: events written with the change they describe, published after.
+
+``Audit.record`` inserts a row into ``audit_events`` on the caller's
+connection, inside the caller's transaction, so an event exists exactly when
+its change committed. ``Audit.publish`` sends the recorded events on the
+events channel once the transaction has committed; pub/sub is at most once,
+the table is the record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common import json_codec
+from common.db.queries import Queries
+from common.keys import Keys
+from common.rpc.message import Request
+
+EVENT_TYPES = frozenset(
+    {
+        "user.created",
+        "user.updated",
+        "user.deleted",
+        "user.password_changed",
+        "user.password_reset",
+        "session.created",
+        "session.ended",
+        "login.failed",
+        "login.throttled",
+    }
+)
+
+
+@dataclass(slots=True)
+class Recorded:
+    """Events recorded in one transaction, to publish once it has committed."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Audit:
+    def __init__(self, redis: Redis, keys: Keys, queries: Queries) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._queries = queries
+
+    async def record(
+        self,
+        conn: asyncpg.Connection,
+        request: Request,
+        event_type: str,
+        *,
+        user_id: int | None,
+        data: dict[str, Any] | None = None,
+        into: Recorded,
+    ) -> None:
+        """Insert one event on ``conn`` (in its transaction) and remember it in ``into``."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown audit event type {event_type!r}")
+        event_id = uuid.uuid4().hex
+        occurred_at = await self._queries.value(
+            conn,
+            "insert_audit_event",
+            event_id=event_id,
+            type=event_type,
+            user_id=user_id,
+            ip=request.client_ip,
+            user_agent=request.user_agent,
+            request_id=request.request_id,
+            data=data or {},
+        )
+        into.events.append(
+            {
+                "type": event_type,
+                "id": event_id,
+                "occurred_at": occurred_at.isoformat(),
+                "request_id": request.request_id,
+                "user_id": user_id,
+                "data": data or {},
+            }
+        )
+
+    async def record_sessions_ended(
+        self,
+        conn: asyncpg.Connection,
+        request: Request,
+        *,
+        user_id: int,
+        session_ids: Iterable[int],
+        reason: str,
+        into: Recorded,
+    ) -> None:
+        for session_id in session_ids:
+            await self.record(
+                conn,
+                request,
+                "session.ended",
+                user_id=user_id,
+                data={"session_id": session_id, "reason": reason},
+                into=into,
+            )
+
+    async def publish(self, recorded: Recorded) -> None:
+        """Publish after the commit; a Redis failure loses the message, not the row."""
+        if not recorded.events:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in recorded.events:
+                    pipe.publish(self._keys.events, json_codec.dumps(event))
+                await pipe.execute()
+        except RedisError as exc:
+            logger.warning("{} event(s) not published: {}", len(recorded.events), exc)
+        recorded.events.clear()
+
+
+def public_event(row: asyncpg.Record) -> dict[str, Any]:
+    """An audit row as ``GET /api/auth/audit`` shows it."""
+    return {
+        "id": row["event_id"],
+        "type": row["type"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "ip": row["ip"],
+        "user_agent": row["user_agent"],
+        "request_id": row["request_id"],
+        "data": row["data"],
+    }

@@ -1,0 +1,89 @@
+"""The caller's account (update, delete) and password reset by emailed token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from common.errors import Conflict, InvalidCredentials, InvalidResetToken
+from common.schemas import (
+    DeleteAccountParams,
+    ForgotPasswordParams,
+    ResetPasswordParams,
+    UpdateProfileParams,
+    client_view,
+)
+from gateway_app import api_schemas as replies
+from gateway_app.api_doc import NO_CONTENT, documented
+from gateway_app.auth import caller_params
+from gateway_app.body import json_object
+from gateway_app.responses import json_response
+
+FORGOT_ANSWER = {
+    "success": True,
+    "message": "If an account has this email, a password reset token is on its way",
+}
+
+
+@documented(
+    "Change the caller's username and/or email",
+    request=client_view(UpdateProfileParams),
+    responses={200: replies.AccountReply},
+    errors=[Conflict],
+    auth=True,
+)
+async def update_profile(request: Request) -> HTTPResponse:
+    caller = await caller_params(request)
+    # The token's ids win over anything of the same name in the body.
+    params = json_object(request) | caller
+    result = await request.app.ctx.rpc.call("user.update_profile", params)
+    return json_response(
+        {"success": True, "message": "Profile updated", "user": result["user"]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@documented(
+    "Delete the caller's account (asks for the password)",
+    request=client_view(DeleteAccountParams),
+    responses={204: NO_CONTENT},
+    errors=[InvalidCredentials],
+    auth=True,
+)
+async def delete_account(request: Request) -> HTTPResponse:
+    caller = await caller_params(request)
+    params = json_object(request) | caller
+    await request.app.ctx.rpc.call("user.delete", params)
+    return HTTPResponse(status=204)
+
+
+@documented(
+    "Send a password reset token to the email, if it has an account",
+    request=ForgotPasswordParams,
+    responses={202: replies.MessageReply},
+    rpc=True,
+)
+async def forgot_password(request: Request) -> HTTPResponse:
+    await request.app.ctx.rpc.call("auth.forgot_password", json_object(request))
+    return json_response(FORGOT_ANSWER, status=202)
+
+
+@documented(
+    "Set a new password with a reset token; ends every session",
+    request=ResetPasswordParams,
+    responses={200: replies.MessageReply},
+    errors=[InvalidResetToken],
+    rpc=True,
+)
+async def reset_password(request: Request) -> HTTPResponse:
+    await request.app.ctx.rpc.call("auth.reset_password", json_object(request))
+    return json_response({"success": True, "message": "Password reset; log in again"})
+
+
+def register_account_routes(app: Sanic[Any, Any]) -> None:
+    app.add_route(update_profile, "/api/users/profile", methods=["PATCH"])
+    app.add_route(delete_account, "/api/users/profile", methods=["DELETE"])
+    app.add_route(forgot_password, "/api/auth/forgot-password", methods=["POST"])
+    app.add_route(reset_password, "/api/auth/reset-password", methods=["POST"])

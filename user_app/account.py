@@ -1,0 +1,108 @@
+"""A user's own account: change username and/or email, delete it.
+
+Both run exactly once per message (once_per_message + run_once). Deleting
+ends every session first, in the same transaction, recording why, and marks
+them ended in Redis before the commit: the deleted user's tokens are refused
+on their next use, and with the row gone nobody can log in as it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from common.audit import Audit, Recorded
+from common.db.idempotency import run_once
+from common.db.pool import connection
+from common.errors import Conflict, InvalidCredentials, InvalidToken
+from common.rpc.message import Request
+from common.sessions import SessionCache, SessionEnder
+from common.worker import WorkerContext
+
+PROFILE_FIELDS = ("username", "email")
+
+
+def public_user(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "email": row["email"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+class Account:
+    def __init__(self, ctx: WorkerContext, audit: Audit) -> None:
+        self._ctx = ctx
+        self._audit = audit
+        self._ender = SessionEnder(SessionCache(ctx.redis, ctx.keys), audit)
+
+    async def update(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        return await self._ctx.once(request, lambda: self._update(params, request))
+
+    async def _update(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx = self._ctx
+        user_id = params["user_id"]
+        changes = {field: params.get(field) for field in PROFILE_FIELDS}
+        recorded = Recorded()
+
+        async def apply(conn: asyncpg.Connection) -> dict[str, Any]:
+            try:
+                row = await ctx.queries.one(conn, "update_user_profile", user_id=user_id, **changes)
+            except asyncpg.UniqueViolationError:
+                raise Conflict("User with this username or email already exists") from None
+            if row is None:
+                raise InvalidToken("The token's user no longer exists")
+            await self._audit.record(
+                conn,
+                request,
+                "user.updated",
+                user_id=user_id,
+                data={"changed": sorted(k for k, v in changes.items() if v is not None)},
+                into=recorded,
+            )
+            return {"user": public_user(row)}
+
+        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, apply)
+        await self._audit.publish(recorded)
+        return result
+
+    async def delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        return await self._ctx.once(request, lambda: self._delete(params, request))
+
+    async def _delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx = self._ctx
+        user_id = params["user_id"]
+        async with connection(ctx.pool) as conn:
+            user = await ctx.queries.one(conn, "get_user_credentials", user_id=user_id)
+        if user is None:
+            raise InvalidToken("The token's user no longer exists")
+        if not await ctx.hasher.verify(params["password"], user["password_hash"]):
+            raise InvalidCredentials("Password is incorrect")
+        recorded = Recorded()
+
+        async def remove(conn: asyncpg.Connection) -> dict[str, Any]:
+            locked = await ctx.queries.one(conn, "lock_user_credentials", user_id=user_id)
+            if locked is None or locked["password_hash"] != user["password_hash"]:
+                raise InvalidCredentials("Password was changed concurrently; try again")
+            ended = await ctx.queries.many(
+                conn, "end_user_sessions", user_id=user_id, reason="deletion"
+            )
+            count = await self._ender.ended(
+                conn, request, ended, user_id=user_id, reason="deletion", into=recorded
+            )
+            await self._audit.record(
+                conn,
+                request,
+                "user.deleted",
+                user_id=user_id,
+                data={"username": locked["username"]},
+                into=recorded,
+            )
+            await ctx.queries.value(conn, "delete_user", user_id=user_id)
+            return {"sessions_ended": count}
+
+        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, remove)
+        await self._audit.publish(recorded)
+        return result
