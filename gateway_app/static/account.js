@@ -124,7 +124,7 @@ async function loadSessions() {
     const action = document.createElement("td");
     const end = document.createElement("button");
     end.type = "button";
-    end.className = "secondary";
+    end.className = session.current ? "secondary current" : "secondary";
     end.textContent = session.current ? "End (this session)" : "End";
     end.addEventListener("click", () => endSession(session.id, session.current));
     action.append(end);

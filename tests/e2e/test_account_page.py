@@ -118,9 +118,21 @@ def test_account_page_walk(page: AccountPage, stack: Stack, tmp_path: Path) -> N
     listed = httpx.get(f"{stack.url}/api/auth/sessions", headers=bearer(str(page.token())))
     assert page.shown("sessions") == (listed.status_code == 200)
     if listed.status_code == 200:
-        rows = page.browser.find_elements(By.CSS_SELECTOR, "#sessions-list tr")
-        assert len(rows) == len(listed.json()["sessions"]) >= 1
         assert "this session" in page.text("sessions-list")
+        # A second session (another device); the page lists it and ends it.
+        other = httpx.post(
+            f"{stack.url}/api/auth/login", json={"username": username, "password": PASSWORD}
+        )
+        assert other.status_code == 200, other.text
+        page.reload()
+        rows = "#sessions-list tr"
+        wait_for(page.browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, rows)) == 2, "2")
+        end_other = f"{rows}:not(:has(button.current)) button"
+        page.browser.find_element(By.CSS_SELECTOR, end_other).click()
+        page.wait_message("Session ended")
+        wait_for(page.browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, rows)) == 1, "1")
+        answer = httpx.get(f"{stack.url}/api/users/profile", headers=bearer(other.json()["token"]))
+        assert answer.status_code == 401, "the ended session's token is refused"
     page.browser.save_screenshot(str(tmp_path / "account-signed-in.png"))
 
     page.reload()
