@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
-from auth_app.throttle import LoginThrottle
+from auth_app.throttle import LoginThrottle, account_subject
 from common.audit import Audit, Recorded
 from common.db.idempotency import run_once
 from common.db.pool import connection
@@ -49,12 +49,7 @@ class AuthService:
         self._tokens = SessionTokens(ctx, self._audit, self._sessions)
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
-        self._throttle = LoginThrottle(
-            ctx.redis,
-            ctx.keys,
-            max_failures=ctx.settings.login_max_failures,
-            window=ctx.settings.login_failure_window,
-        )
+        self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.login_throttle)
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -74,18 +69,21 @@ class AuthService:
         ctx = self._ctx
         async with connection(ctx.pool) as conn:
             user = await ctx.queries.one(conn, "get_user_by_login", login=params["login"])
+        # Whether the user exists or not, the same steps run: throttled alike,
+        # and a verify that costs the same time (against a decoy if need be).
+        account = account_subject(user["id"] if user is not None else None, params["login"])
         try:
-            await self._throttle.check(params["login"])
+            attempt = await self._throttle.begin(account, request.client_ip)
         except RateLimited:
             await self._login_refused(request, "login.throttled", user, params["login"])
             raise
         hashed = user["password_hash"] if user is not None else None
-        # Runs even for an unknown user, so timing does not reveal who exists.
         if not await ctx.hasher.verify(params["password"], hashed) or user is None:
-            await self._throttle.failed(params["login"])
+            await attempt.failed()
             await self._login_refused(request, "login.failed", user, params["login"])
             raise InvalidCredentials("Invalid username or password")
-        await self._throttle.succeeded(params["login"])
+        await attempt.succeeded()
+        await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])
 
         recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
@@ -114,6 +112,18 @@ class AuthService:
                 into=recorded,
             )
         await self._audit.publish(recorded)
+
+    async def _rehash_if_outdated(self, user_id: int, password: str, hashed: str) -> None:
+        """Store the password at the current BCRYPT_ROUNDS if its hash has another cost."""
+        ctx = self._ctx
+        if not ctx.hasher.needs_rehash(hashed):
+            return
+        new_hash = await ctx.hasher.hash(password)
+        async with connection(ctx.pool) as conn:
+            # None when the password changed meanwhile: that change stands.
+            await ctx.queries.value(
+                conn, "rehash_password", user_id=user_id, new_hash=new_hash, old_hash=hashed
+            )
 
     async def change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         return await self._ctx.once(request, lambda: self._change_password(params, request))

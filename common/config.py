@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
@@ -37,9 +37,59 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
+# Gateway routes limited per client IP, by the suffix of their RATE_LIMIT_* variable.
+DEFAULT_RATE_LIMITS = {
+    "register": "20/1h",
+    "refresh": "60/1m",
+    "forgot_password": "10/1h",
+    "reset_password": "20/1h",
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailureLimit:
+    """One scope of the login throttle: ``max_failures`` in the window are free;
+    each further attempt waits, twice as long per failure, at most ``max_delay``."""
+
+    max_failures: int
+    max_delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoginThrottleSettings:
+    """Failed logins counted per account, per client IP and per (account, IP) pair."""
+
+    window: float
+    first_delay: float
+    account: FailureLimit
+    ip: FailureLimit
+    pair: FailureLimit
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``count`` requests per ``period`` seconds, in a burst or spread out."""
+
+    count: int
+    period: float
+
+
+def parse_rate(name: str, raw: str) -> Rate | None:
+    """``"10/1h"``, ``"5/m"``, ``"100/30s"``; ``"off"`` for no limit (None)."""
+    if raw.strip().lower() == "off":
+        return None
+    match = _RATE.match(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ConfigError(f"{name} must be a rate such as 10/1h, 5/m or off (got {raw!r})")
+    period = match.group(2)
+    return Rate(
+        int(match.group(1)), parse_duration(name, period if period[0].isdigit() else f"1{period}")
+    )
 
 
 def parse_duration(name: str, raw: str) -> float:
@@ -97,6 +147,9 @@ class _Env:
         raw = self.text(name)
         return default if raw is None else parse_duration(name, raw)
 
+    def rate(self, name: str, default: str) -> Rate | None:
+        return parse_rate(name, self.text(name, default) or default)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -122,9 +175,6 @@ class Settings:
     heartbeat_interval: float
     # Threads for bcrypt; each hash takes a core for tens of milliseconds.
     password_threads: int
-    # Failed logins an account name may have within the window before 429.
-    login_max_failures: int
-    login_failure_window: float
     # Token keys: the algorithm, the auth worker's private key, the public key the
     # gateway verifies with, and older public keys still accepted during a rotation.
     jwt_algorithm: str
@@ -147,6 +197,11 @@ class Settings:
     # TLS); None sends reset tokens to the development log instead.
     smtp_url: str | None = None
     smtp_from: str = "Gatehouse <no-reply@localhost>"
+    # Failed-login throttling (auth_app/throttle.py). The defaults (here only so
+    # that fields may follow trusted_proxies) are from_env's for an empty environment.
+    login_throttle: LoginThrottleSettings = field(default_factory=lambda: _login_throttle(_Env({})))
+    # Per-client-IP limits, by DEFAULT_RATE_LIMITS' names; a missing name is unlimited.
+    rate_limits: Mapping[str, Rate] = field(default_factory=lambda: _rate_limits(_Env({})))
 
     @property
     def is_production(self) -> bool:
@@ -199,8 +254,6 @@ class Settings:
             db_pool_max=db_pool_max,
             heartbeat_interval=env.duration("HEARTBEAT_INTERVAL", 1.0),
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
-            login_max_failures=env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
-            login_failure_window=env.duration("LOGIN_FAILURE_WINDOW", 15 * 60),
             jwt_algorithm=jwt_algorithm,
             jwt_private_key_file=env.text("JWT_PRIVATE_KEY_FILE"),
             jwt_public_key_file=env.text("JWT_PUBLIC_KEY_FILE"),
@@ -214,6 +267,8 @@ class Settings:
             password_reset_expires_in=env.duration("PASSWORD_RESET_EXPIRES_IN", 30 * 60),
             smtp_url=_smtp_url(env),
             smtp_from=env.text("SMTP_FROM", "Gatehouse <no-reply@localhost>") or "",
+            login_throttle=_login_throttle(env),
+            rate_limits=_rate_limits(env),
         )
 
 
@@ -294,6 +349,35 @@ def _trusted_proxies(env: _Env) -> TrustedProxies:
                 f"(got {item.strip()!r})"
             ) from None
     return tuple(networks)
+
+
+def _login_throttle(env: _Env) -> LoginThrottleSettings:
+    # LOGIN_MAX_FAILURES keeps the seed-era name: it now counts per resolved account.
+    return LoginThrottleSettings(
+        window=env.duration("LOGIN_FAILURE_WINDOW", 3600),
+        first_delay=env.duration("LOGIN_FIRST_DELAY", 1),
+        account=FailureLimit(
+            env.integer("LOGIN_MAX_FAILURES", 10, high=1_000_000),
+            env.duration("LOGIN_ACCOUNT_MAX_DELAY", 60),
+        ),
+        ip=FailureLimit(
+            env.integer("LOGIN_IP_MAX_FAILURES", 30, high=1_000_000),
+            env.duration("LOGIN_IP_MAX_DELAY", 15 * 60),
+        ),
+        pair=FailureLimit(
+            env.integer("LOGIN_PAIR_MAX_FAILURES", 5, high=1_000_000),
+            env.duration("LOGIN_PAIR_MAX_DELAY", 15 * 60),
+        ),
+    )
+
+
+def _rate_limits(env: _Env) -> dict[str, Rate]:
+    limits = {}
+    for route, default in DEFAULT_RATE_LIMITS.items():
+        rate = env.rate(f"RATE_LIMIT_{route.upper()}", default)
+        if rate is not None:
+            limits[route] = rate
+    return limits
 
 
 def _rpc_prefix(env: _Env) -> str:

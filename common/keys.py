@@ -43,6 +43,18 @@ class Keys:
         """The owner's user id while a login session is live, ``"0"`` once it has ended."""
         return f"{self.prefix}:session:{session_id}"
 
-    def login_failures(self, login_digest: str) -> str:
-        """Failed logins for one account name (hashed: no emails in key names)."""
-        return f"{self.prefix}:login-failures:{login_digest}"
+    def login_failures(self, scope: str, subject: str) -> str:
+        """Sorted set of failed-login times for one account, client IP or (account, IP) pair.
+
+        An account is named by its user id, or by a digest of an unknown name:
+        never by the typed name, so no email appears in a key.
+        """
+        return f"{self.prefix}:login-failures:{scope}:{subject}"
+
+    def login_pending(self, scope: str, subject: str) -> str:
+        """Sorted set of the login attempts in flight for the same scope and subject."""
+        return f"{self.prefix}:login-pending:{scope}:{subject}"
+
+    def rate_limit(self, route: str, subject: str) -> str:
+        """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
+        return f"{self.prefix}:rate:{route}:{subject}"

@@ -39,6 +39,7 @@ from gateway_app.auth import authenticate
 from gateway_app.body import json_object
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.errors import render_error
+from gateway_app.rate_limits import register_rate_limits
 from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET"])
     app.add_route(alive, "/health/live", methods=["GET"])
     app.add_route(services, "/services", methods=["GET"])
+    register_rate_limits(app)
     register_sessions_routes(app)
     register_account_routes(app)
     register_key_routes(app)

@@ -25,7 +25,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from common.config import Settings
+from common.config import DEFAULT_RATE_LIMITS, Settings
 from common.db.migrations import migrate
 from common.db.pool import create_pool
 from common.db.queries import Queries
@@ -103,6 +103,12 @@ def base_env(servers: Servers, prefix: str) -> dict[str, str]:
         "BCRYPT_ROUNDS": "4",
         "HEARTBEAT_INTERVAL": "0.2",
         "LOG_LEVEL": "INFO",
+        # Every test client is 127.0.0.1, and some tests fail logins on purpose:
+        # throttling would let tests fail each other. Tests of it set their own limits.
+        "LOGIN_MAX_FAILURES": "1000000",
+        "LOGIN_IP_MAX_FAILURES": "1000000",
+        "LOGIN_PAIR_MAX_FAILURES": "1000000",
+        **{f"RATE_LIMIT_{route.upper()}": "off" for route in DEFAULT_RATE_LIMITS},
     }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 
 # bcrypt reads only the first 72 bytes; the bcrypt package raises beyond them,
-# so the schemas refuse longer passwords before they get here.
+# so the schemas refuse longer new passwords, and verify refuses longer ones.
 MAX_PASSWORD_BYTES = 72
+_COST = re.compile(rb"\A\$2[abxy]?\$(\d{2})\$")
 
 
 class PasswordHasher:
@@ -36,11 +38,36 @@ class PasswordHasher:
         return hashed.decode()
 
     async def verify(self, password: str, hashed: str | None) -> bool:
-        """Constant-time check; ``hashed=None`` burns the same time and answers False."""
+        """Constant-time check that takes at least one hash at the current cost.
+
+        ``hashed=None`` (no such user) answers False after the same work. A
+        password over 72 bytes is wrong, even when its first 72 bytes are
+        right, after the same work as any wrong password.
+        """
         candidate = password.encode()
-        if len(candidate) > MAX_PASSWORD_BYTES:
-            candidate = candidate[:MAX_PASSWORD_BYTES]
+        too_long = len(candidate) > MAX_PASSWORD_BYTES
         target = hashed.encode() if hashed is not None else self._decoy_hash
         loop = asyncio.get_running_loop()
-        matches = await loop.run_in_executor(self._executor, bcrypt.checkpw, candidate, target)
+        matches = await loop.run_in_executor(
+            self._executor, self._check, candidate[:MAX_PASSWORD_BYTES], target, too_long
+        )
         return matches and hashed is not None
+
+    def needs_rehash(self, hashed: str) -> bool:
+        """True for a hash of another cost than BCRYPT_ROUNDS (rehash it at the next login)."""
+        cost = _cost(hashed.encode())
+        return cost is not None and cost != self.rounds
+
+    def _check(self, candidate: bytes, target: bytes, refuse: bool) -> bool:
+        """On a bcrypt thread: compare, and when the answer is no from a hash
+        cheaper than the current cost, burn a decoy compare at that cost too,
+        so that a wrong password never answers faster than an unknown user."""
+        matches = bcrypt.checkpw(candidate, target) and not refuse
+        if not matches and (_cost(target) or self.rounds) < self.rounds:
+            bcrypt.checkpw(candidate, self._decoy_hash)
+        return matches
+
+
+def _cost(hashed: bytes) -> int | None:
+    match = _COST.match(hashed)
+    return int(match.group(1)) if match else None

@@ -26,6 +26,15 @@ SET password_hash = :new_hash, updated_at = CURRENT_TIMESTAMP
 WHERE id = :user_id AND password_hash = :old_hash
 RETURNING id;
 
+-- name: rehash_password$
+-- The same password hashed at the current cost, stored only if the hash is
+-- still the one it was just checked against: a concurrent change wins. Not a
+-- password change, so updated_at stays.
+UPDATE users
+SET password_hash = :new_hash
+WHERE id = :user_id AND password_hash = :old_hash
+RETURNING id;
+
 -- name: lock_user_credentials^
 SELECT id, username, email, password_hash FROM users WHERE id = :user_id FOR UPDATE;
 

@@ -8,8 +8,11 @@ from common.config import (
     DEFAULT_PORTS,
     DEVELOPMENT_JWT_SECRET,
     ConfigError,
+    FailureLimit,
+    Rate,
     Settings,
     parse_duration,
+    parse_rate,
 )
 
 STRONG_SECRET = "s" * 48
@@ -262,6 +265,61 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.jwt_secret = "other"  # type: ignore[misc]
+
+
+def test_login_throttle_defaults() -> None:
+    limits = Settings.from_env({}).login_throttle
+
+    assert (limits.window, limits.first_delay) == (3600, 1)
+    assert limits.account == FailureLimit(max_failures=10, max_delay=60)
+    assert limits.ip == FailureLimit(max_failures=30, max_delay=900)
+    assert limits.pair == FailureLimit(max_failures=5, max_delay=900)
+
+
+def test_login_throttle_is_read() -> None:
+    limits = Settings.from_env(
+        {
+            "LOGIN_FAILURE_WINDOW": "2h",
+            "LOGIN_FIRST_DELAY": "500ms",
+            "LOGIN_MAX_FAILURES": "20",
+            "LOGIN_ACCOUNT_MAX_DELAY": "30s",
+            "LOGIN_IP_MAX_FAILURES": "100",
+            "LOGIN_IP_MAX_DELAY": "1h",
+            "LOGIN_PAIR_MAX_FAILURES": "3",
+            "LOGIN_PAIR_MAX_DELAY": "30m",
+        }
+    ).login_throttle
+
+    assert (limits.window, limits.first_delay) == (7200, 0.5)
+    assert limits.account == FailureLimit(20, 30)
+    assert limits.ip == FailureLimit(100, 3600)
+    assert limits.pair == FailureLimit(3, 1800)
+
+
+@pytest.mark.parametrize(
+    ("raw", "rate"),
+    [("10/1h", Rate(10, 3600)), ("5/m", Rate(5, 60)), (" 3 / 30s ", Rate(3, 30)), ("off", None)],
+)
+def test_parse_rate(raw: str, rate: Rate | None) -> None:
+    assert parse_rate("RATE_LIMIT_REGISTER", raw) == rate
+
+
+@pytest.mark.parametrize("raw", ["10", "0/1m", "ten/1m", "5/", "5/1x", "-1/1m"])
+def test_bad_rates_name_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="RATE_LIMIT_REFRESH"):
+        Settings.from_env({"RATE_LIMIT_REFRESH": raw})
+
+
+def test_rate_limits_default_and_switch_off() -> None:
+    assert dict(Settings.from_env({}).rate_limits) == {
+        "register": Rate(20, 3600),
+        "refresh": Rate(60, 60),
+        "forgot_password": Rate(10, 3600),
+        "reset_password": Rate(20, 3600),
+    }
+    limits = Settings.from_env({"RATE_LIMIT_REGISTER": "off", "RATE_LIMIT_REFRESH": "2/1s"})
+    assert "register" not in limits.rate_limits
+    assert limits.rate_limits["refresh"] == Rate(2, 1)
 
 
 def test_session_and_reset_defaults() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -34,15 +35,24 @@ def stack_factory(
             print(stack.dump_logs())
 
 
-@pytest.fixture(scope="session")
-def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One gateway, one user and one auth worker, shared by the flow tests."""
-    prefix = f"ghe2e-{RUN_ID}-shared"
-    shared = Stack(base_env(servers, prefix), tmp_path_factory.mktemp("shared-logs"))
+@contextmanager
+def running_stack(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Iterator[Stack]:
+    """A full stack named ``name`` for a session- or module-wide fixture, stopped after."""
+    prefix = f"ghe2e-{RUN_ID}-{name}"
+    shared = Stack({**base_env(servers, prefix), **env}, tmp_path_factory.mktemp(f"{name}-logs"))
     try:
         yield full_stack(shared)
     finally:
         shared.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One gateway, one user and one auth worker, shared by the flow tests."""
+    with running_stack(servers, tmp_path_factory, "shared") as shared:
+        yield shared
 
 
 @pytest.fixture

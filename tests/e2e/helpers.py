@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ PASSWORD = "secret123"
 # What the gateway may send back as X-Request-ID (common/context.py accepts no more).
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 ERROR_KEYS = {"success", "error", "request_id"}
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 # The key id the gateway gives the test secret (RFC 7638 thumbprint of its JWK).
 TEST_KID = secret_kid(TEST_JWT_SECRET)
 
@@ -59,6 +61,19 @@ async def new_account(
     logged_in = await login(client, username, password)
     assert logged_in.status_code == 200, logged_in.text
     return created.json()["user"], logged_in.json()["token"]
+
+
+def client_at(base_url: str, address: str) -> httpx.AsyncClient:
+    """A client the gateway sees at ``address``.
+
+    An address in 127.0.0.0/8 (all loopback on Linux) is the socket's own
+    source address; any other is sent as X-Forwarded-For from 127.0.0.1, which
+    counts only for a gateway started with TRUSTED_PROXIES=127.0.0.1.
+    """
+    if ipaddress.ip_address(address) in LOOPBACK:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(base_url=base_url, timeout=15, transport=transport)
+    return httpx.AsyncClient(base_url=base_url, timeout=15, headers={"X-Forwarded-For": address})
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -166,6 +181,18 @@ async def count_users_named_like(database_url: str, stem: str) -> int:
     finally:
         await conn.close()
     return count
+
+
+async def password_hash_of(database_url: str, username: str) -> str:
+    """The stored bcrypt hash of ``username``."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        hashed: str = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE username = $1", username
+        )
+    finally:
+        await conn.close()
+    return hashed
 
 
 async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:

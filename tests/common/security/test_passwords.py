@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -70,3 +72,53 @@ async def test_verify_of_an_over_long_password_answers_instead_of_raising(
     hashed = await hasher.hash("a1" * 36)
 
     assert await hasher.verify("b2" * 60, hashed) is False
+
+
+async def test_a_password_over_72_bytes_is_wrong_even_when_its_first_72_match(
+    hasher: PasswordHasher,
+) -> None:
+    password = "a1" * 36  # exactly 72 bytes
+    hashed = await hasher.hash(password)
+
+    assert await hasher.verify(password, hashed) is True
+    assert await hasher.verify(password + "x", hashed) is False
+    assert await hasher.verify(password + "x", None) is False
+
+
+async def test_needs_rehash_when_the_cost_differs(hasher: PasswordHasher) -> None:
+    other = PasswordHasher(rounds=5, threads=1)
+    try:
+        older = await other.hash("abcdefg1")
+    finally:
+        other.close()
+
+    assert hasher.needs_rehash(older) is True
+    assert hasher.needs_rehash(await hasher.hash("abcdefg1")) is False
+    assert hasher.needs_rehash("not a bcrypt hash") is False
+
+
+async def timed(verify: Callable[[], Awaitable[bool]], samples: list[float]) -> None:
+    started = time.perf_counter()
+    assert await verify() is False
+    samples.append(time.perf_counter() - started)
+
+
+async def test_a_wrong_password_on_a_cheaper_hash_takes_as_long_as_an_unknown_user() -> None:
+    """The cost was raised since the hash was made: without a decoy compare at
+    the current cost, the wrong password would answer 16x sooner."""
+    current = PasswordHasher(rounds=9, threads=1)
+    older = PasswordHasher(rounds=5, threads=1)
+    try:
+        cheap = await older.hash("abcdefg1")
+        unknown: list[float] = []
+        wrong: list[float] = []
+        for _ in range(9):  # interleaved, so load changes hit both alike
+            await timed(lambda: current.verify("wrong-guess-1", None), unknown)
+            await timed(lambda: current.verify("wrong-guess-1", cheap), wrong)
+            await timed(lambda: current.verify("x1" * 40, cheap), wrong)
+    finally:
+        current.close()
+        older.close()
+
+    ratio = statistics.median(wrong) / statistics.median(unknown)
+    assert 0.5 <= ratio <= 2, (ratio, unknown, wrong)
