@@ -159,7 +159,7 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     "Register a user; publishes user.created",
     request=RegisterParams,
     responses={201: replies.AccountReply},
-    errors=[Conflict],
+    errors=[Conflict, RateLimited],
     rpc=True,
 )
 async def register(request: Request) -> HTTPResponse:

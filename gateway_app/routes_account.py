@@ -7,7 +7,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from common.errors import Conflict, InvalidCredentials, InvalidResetToken
+from common.errors import Conflict, InvalidCredentials, InvalidResetToken, RateLimited
 from common.schemas import (
     DeleteAccountParams,
     ForgotPasswordParams,
@@ -63,6 +63,7 @@ async def delete_account(request: Request) -> HTTPResponse:
     "Send a password reset token to the email, if it has an account",
     request=ForgotPasswordParams,
     responses={202: replies.MessageReply},
+    errors=[RateLimited],
     rpc=True,
 )
 async def forgot_password(request: Request) -> HTTPResponse:
@@ -74,7 +75,7 @@ async def forgot_password(request: Request) -> HTTPResponse:
     "Set a new password with a reset token; ends every session",
     request=ResetPasswordParams,
     responses={200: replies.MessageReply},
-    errors=[InvalidResetToken],
+    errors=[InvalidResetToken, RateLimited],
     rpc=True,
 )
 async def reset_password(request: Request) -> HTTPResponse:

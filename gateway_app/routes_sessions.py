@@ -7,7 +7,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from common.errors import InvalidToken, NotFound
+from common.errors import InvalidToken, NotFound, RateLimited
 from common.schemas import MAX_SESSION_ID, AuditParams, LogoutParams, RefreshParams, client_view
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import NO_CONTENT, documented
@@ -45,7 +45,7 @@ def with_query(request: Request, params: dict[str, Any], name: str) -> dict[str,
     "Trade a refresh token for a new pair (the old one is spent)",
     request=RefreshParams,
     responses={200: replies.LoginReply},
-    errors=[InvalidToken],
+    errors=[InvalidToken, RateLimited],
     rpc=True,
 )
 async def refresh(request: Request) -> HTTPResponse:

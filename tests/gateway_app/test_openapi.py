@@ -18,6 +18,7 @@ from gateway_app.api_doc import NO_CONTENT, UndocumentedRoute, documented
 from gateway_app.api_schemas import MessageReply
 from gateway_app.app import create_app
 from gateway_app.openapi import build_document, openapi_path
+from gateway_app.rate_limits import LIMITED_ROUTES
 from gateway_app.responses import json_response
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -135,6 +136,12 @@ def test_every_error_status_uses_the_one_error_shape(document: dict[str, Any]) -
     register = operations(document)[("POST", "/api/users/register")]["responses"]
     assert "201" in register
     assert "409" in register
+
+
+def test_rate_limited_routes_document_429(document: dict[str, Any]) -> None:
+    for path in LIMITED_ROUTES:
+        for method, operation in document["paths"][path].items():
+            assert "429" in operation["responses"], (method, path)
 
 
 def test_json_replies_are_marshmallow_components(document: dict[str, Any]) -> None:
