@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Bootstrap for a fresh machine with only Python 3.11+ (standard library only).
 
-    python3 dev.py up      virtual environment, dependencies, then the whole system
-    python3 dev.py test    the same set-up, then lint, types and the test suite
+usage: python3 dev.py up [-p PORT] [-c TYPE=N,...]
+       python3 dev.py test [PYTEST ARGS]
 
-Extra arguments go through: ``python3 dev.py up -c user=3``,
-``python3 dev.py test -k register``.
+  up     virtual environment (.venv), dependencies, then the whole system
+         (gatehouse up: gateway on PORT, default 3000; -c user=3,auth=2 runs
+         more workers); Ctrl-C or any stop signal stops everything
+  test   the same set-up, then ruff, ruff format --check, mypy --strict and
+         pytest; arguments go to pytest, e.g. python3 dev.py test -k register
 """
 
 from __future__ import annotations
@@ -46,8 +49,12 @@ def run(*command: str) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["-h"], ["--help"], ["help"]):
+        print(__doc__.strip())
+        return
     if len(sys.argv) < 2 or sys.argv[1] not in ("up", "test"):
-        sys.exit(__doc__)
+        print(__doc__.strip(), file=sys.stderr)
+        sys.exit(2)
     verb, extra = sys.argv[1], sys.argv[2:]
     ensure_environment()
     if verb == "up":

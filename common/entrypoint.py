@@ -39,6 +39,11 @@ def load_settings(service: str) -> Settings:
 
 
 def run_worker(service: str, build_methods: MethodsFactory) -> None:
+    """Serve until SIGTERM or SIGINT; a second one during the drain stops at once.
+
+    Exits 0 when every request taken was answered, 1 when some were left for a
+    live instance to redeliver (drain time out, or a second signal).
+    """
     settings = load_settings(service)
     with exit_on_config_error(service):
         worker = Worker(settings, service, build_methods)
@@ -49,3 +54,5 @@ def run_worker(service: str, build_methods: MethodsFactory) -> None:
         # production: migrations not applied yet). Say so; no traceback.
         logger.error("{} worker cannot start: {}", service, exc)
         raise SystemExit(1) from None
+    if worker.abandoned:
+        raise SystemExit(1)

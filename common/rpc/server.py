@@ -91,6 +91,18 @@ class RpcServer:
         """Stop taking new requests; ``run`` returns once in-flight ones are answered."""
         self._stopping.set()
 
+    def abandon(self) -> int:
+        """Give up the requests in flight and return how many there were.
+
+        They stay in this instance's processing list, unanswered and
+        unacknowledged, so a live instance redelivers them once this one's
+        registration expires.
+        """
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)
+
     async def run(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():

