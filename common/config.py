@@ -23,8 +23,11 @@ PORT_VARIABLES = {"gateway": "GATEWAY_PORT", "user": "USER_HEALTH_PORT", "auth":
 # runs; production refuses it (and anything else that looks like a placeholder).
 DEVELOPMENT_JWT_SECRET = "gatehouse-development-secret-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+# 32 x "a" or a short string repeated is long but guessable.
+MIN_SECRET_DISTINCT_CHARACTERS = 16
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-key", "jwt_secret"}
 
+_HOW_TO_GENERATE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 # Token signing algorithms: HS256 (the seed's, shared secret) or a key pair.
 JWT_ALGORITHMS = ("HS256", "EdDSA", "RS256")
 ASYMMETRIC_ALGORITHMS = ("EdDSA", "RS256")
@@ -204,6 +207,12 @@ class Settings:
     rate_limits: Mapping[str, Rate] = field(default_factory=lambda: _rate_limits(_Env({})))
     # How long a stopping worker may spend finishing requests it has taken.
     drain_timeout: float = 10.0
+    # Deepest nesting of arrays and objects a request body may have (400 past it).
+    max_json_depth: int = 32
+    # Origins whose pages may call the API from a browser (CORS); empty: none.
+    cors_origins: tuple[str, ...] = ()
+    # Strict-Transport-Security max-age; 0 sends no such header (plain HTTP).
+    hsts_seconds: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -272,6 +281,9 @@ class Settings:
             login_throttle=_login_throttle(env),
             rate_limits=_rate_limits(env),
             drain_timeout=env.duration("DRAIN_TIMEOUT", 10.0),
+            max_json_depth=env.integer("MAX_JSON_DEPTH", 32, high=200),
+            cors_origins=_cors_origins(env),
+            hsts_seconds=env.integer("HSTS_SECONDS", 0, low=0, high=10 * 365 * 86400),
         )
 
 
@@ -313,8 +325,13 @@ def _jwt_secret(env: _Env, *, production: bool, required: bool) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(
             f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production "
-            f"(got {len(secret)}); make one with: "
-            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            f"(got {len(secret)}); make one with: {_HOW_TO_GENERATE_ONE}"
+        )
+    distinct = len(set(secret))
+    if distinct < MIN_SECRET_DISTINCT_CHARACTERS:
+        raise ConfigError(
+            f"JWT_SECRET must hold at least {MIN_SECRET_DISTINCT_CHARACTERS} different "
+            f"characters in production (got {distinct}); make one with: {_HOW_TO_GENERATE_ONE}"
         )
     return secret
 
@@ -381,6 +398,17 @@ def _rate_limits(env: _Env) -> dict[str, Rate]:
         if rate is not None:
             limits[route] = rate
     return limits
+
+
+def _cors_origins(env: _Env) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (env.text("CORS_ORIGINS") or "").split(","))
+    for origin in origins:
+        if origin and not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?", origin):
+            raise ConfigError(
+                "CORS_ORIGINS must be a comma-separated list of origins such as "
+                f"https://app.example.com (got {origin!r})"
+            )
+    return tuple(o for o in origins if o)
 
 
 def _rpc_prefix(env: _Env) -> str:

@@ -105,6 +105,23 @@ class DeadlineExceeded(GatehouseError):
     default_message = "The request did not complete in time"
 
 
+class UnsupportedMediaType(GatehouseError):
+    code = "unsupported_media_type"
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
+class HeaderFieldsTooLarge(GatehouseError):
+    code = "request_header_fields_too_large"
+    default_message = "Request headers too large"
+
+
+class ClientClosed(GatehouseError):
+    """The client went away before its answer: logged, never sent, not a server error."""
+
+    code = "client_closed"
+    default_message = "Client closed the request"
+
+
 class InvalidResetToken(GatehouseError):
     """A password reset token that is unknown, expired, used or superseded."""
 
@@ -135,6 +152,10 @@ HTTP_STATUS: dict[str, int] = {
     Overloaded.code: 503,
     DeadlineExceeded.code: 504,
     RemoteError.code: 500,
+    UnsupportedMediaType.code: 415,
+    HeaderFieldsTooLarge.code: 431,
+    # nginx's status for it: no client ever sees it, the access log does.
+    ClientClosed.code: 499,
     InvalidResetToken.code: 400,
 }
 
@@ -160,6 +181,15 @@ _BY_CODE = _known_errors()
 
 def http_status(code: str) -> int:
     return HTTP_STATUS.get(code, 500)
+
+
+def error_body(error: GatehouseError, request_id: str) -> dict[str, Any]:
+    """The one shape every HTTP error has, on the gateway and on health ports."""
+    return {
+        "success": False,
+        "error": {"code": error.code, "message": error.message, "details": error.details},
+        "request_id": request_id,
+    }
 
 
 def from_wire(error: Any) -> GatehouseError:

@@ -3,7 +3,8 @@ dependencies) and ``GET /health/live`` (200 while the process answers).
 
 Deliberately tiny (asyncio streams, HTTP/1.0 style: one request per
 connection) so that a worker carries no web framework and exposes nothing
-but its health.
+but its health. Same rules as the gateway: HEAD works wherever GET does,
+every error has the documented shape and echoes the request id.
 """
 
 from __future__ import annotations
@@ -15,9 +16,31 @@ from typing import Any
 from loguru import logger
 
 from common import json_codec
+from common.context import accept_request_id
+from common.errors import (
+    BadRequest,
+    GatehouseError,
+    HeaderFieldsTooLarge,
+    MethodNotAllowed,
+    NotFound,
+    error_body,
+    http_status,
+)
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+_READ_SECONDS = 5
+# A probe sends a handful of headers; more is not a probe.
+MAX_HEADER_LINES = 100
+MAX_LINE_BYTES = 8192
+READ_METHODS = ("GET", "HEAD")
 
 
 class HealthServer:
@@ -33,7 +56,9 @@ class HealthServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await asyncio.start_server(
+            self._serve, self._host, self._port, limit=MAX_LINE_BYTES
+        )
 
     async def close(self) -> None:
         if self._server is not None:
@@ -41,37 +66,64 @@ class HealthServer:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        method = ""
+        headers: dict[str, str] = {}
         try:
-            request_line = await asyncio.wait_for(reader.readline(), 5)
-            # Headers are read and ignored; a health probe sends no body.
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request_line.decode("latin-1").split()
-            status, body = await self._respond(parts)
+            try:
+                method, path = _request_line(await _read_line(reader))
+                headers = await _read_headers(reader)
+                status, body = await self._respond(method, path)
+            except GatehouseError as error:
+                status = http_status(error.code)
+                body = error_body(error, accept_request_id(headers.get("x-request-id")))
+            request_id = body.get("request_id") or accept_request_id(headers.get("x-request-id"))
             payload = json_codec.dumps(body)
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + (b"" if parts[:1] == ["HEAD"] else payload)
+                f"Content-Length: {len(payload)}\r\nX-Request-ID: {request_id}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + (b"" if method == "HEAD" else payload)
             )
             await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:
+        except (TimeoutError, ConnectionError) as exc:
             logger.debug("health request abandoned: {}", exc)
         finally:
             writer.close()
 
-    async def _respond(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
-        path = parts[1].split("?")[0] if len(parts) >= 2 else ""
+    async def _respond(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         if path not in ("/health", "/health/live"):
-            return 404, {"success": False, "error": {"code": "not_found", "message": "Not found"}}
-        if parts[0] not in ("GET", "HEAD"):
-            return 405, {
-                "success": False,
-                "error": {"code": "method_not_allowed", "message": "Method not allowed"},
-            }
+            raise NotFound()
+        if method not in READ_METHODS:
+            raise MethodNotAllowed()
         if path == "/health/live":
             # Liveness: the loop answers. Dependencies are /health's business, so a
             # database outage does not get every worker restarted.
             return 200, {"status": "alive"}
         healthy, body = await self._check()
         return (200 if healthy else 503), body
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readline(), _READ_SECONDS)
+    except ValueError:  # longer than the stream's limit
+        raise HeaderFieldsTooLarge() from None
+
+
+def _request_line(line: bytes) -> tuple[str, str]:
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise BadRequest("Malformed request line")
+    return parts[0], parts[1].split("?")[0]
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """The headers, last one wins; a health probe sends no body."""
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADER_LINES):
+        line = await _read_line(reader)
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    raise HeaderFieldsTooLarge()

@@ -29,6 +29,29 @@ MIN_PASSWORD_LENGTH = 8
 MAX_EMAIL_LENGTH = 100
 
 
+# C0 and C1 controls (NUL included: PostgreSQL cannot store it) and lone
+# surrogates (no UTF-8 form). Tabs and newlines too: no field of ours holds text
+# where they belong, and in a name or a log line they only hide things.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class Text(fields.String):
+    """A string every layer can store and show: no control characters, no lone
+    surrogates. Every string field of every schema is one (a test checks)."""
+
+    default_error_messages = {"unstorable": "Must not contain control characters."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _UNSTORABLE.search(text):
+            raise self.make_error("unstorable")
+        return text
+
+
+class EmailText(Text, fields.Email):
+    """An email address that is also storable ``Text``."""
+
+
 def validate_password(password: str) -> None:
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -48,8 +71,8 @@ class _Params(Schema):
         unknown = EXCLUDE
 
 
-def _username(*, required: bool = True) -> fields.String:
-    return fields.String(
+def _username(*, required: bool = True) -> Text:
+    return Text(
         required=required,
         validate=validate.Regexp(
             USERNAME, error="Must be 3-50 characters: letters, digits and underscores."
@@ -59,8 +82,8 @@ def _username(*, required: bool = True) -> fields.String:
     )
 
 
-def _new_password() -> fields.String:
-    return fields.String(
+def _new_password() -> Text:
+    return Text(
         required=True,
         validate=validate_password,
         metadata={
@@ -72,8 +95,8 @@ def _new_password() -> fields.String:
     )
 
 
-def _email(*, required: bool = True) -> fields.Email:
-    return fields.Email(required=required, validate=validate.Length(max=MAX_EMAIL_LENGTH))
+def _email(*, required: bool = True) -> EmailText:
+    return EmailText(required=required, validate=validate.Length(max=MAX_EMAIL_LENGTH))
 
 
 class _EmailNormalised(_Params):
@@ -101,10 +124,10 @@ class RegisterParams(_EmailNormalised):
 class LoginParams(_Params):
     """``username`` may hold a username or an email; ``email`` works too."""
 
-    username = fields.String(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
-    email = fields.String(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
+    username = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
+    email = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
     # Not checked against the password rules: a login only compares.
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    password = Text(required=True, validate=validate.Length(min=1, max=1024))
 
     # Also when a field failed, so that {} names both missing fields.
     @validates_schema(skip_on_field_errors=False)
@@ -146,7 +169,7 @@ class ProfileParams(_Authenticated):
 
 
 class ChangePasswordParams(_Authenticated):
-    currentPassword = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    currentPassword = Text(required=True, validate=validate.Length(min=1, max=1024))
     newPassword = _new_password()
 
     @validates_schema
@@ -165,10 +188,8 @@ LOGOUT_SCOPES = ("local", "others", "global")
 MAX_AUDIT_LIMIT = 200
 
 
-def _opaque_token() -> fields.String:
-    return fields.String(
-        required=True, validate=validate.Length(min=1, max=MAX_OPAQUE_TOKEN_LENGTH)
-    )
+def _opaque_token() -> Text:
+    return Text(required=True, validate=validate.Length(min=1, max=MAX_OPAQUE_TOKEN_LENGTH))
 
 
 class RefreshParams(_Params):
@@ -176,7 +197,7 @@ class RefreshParams(_Params):
 
 
 class LogoutParams(_Authenticated):
-    scope = fields.String(load_default="local", validate=validate.OneOf(LOGOUT_SCOPES))
+    scope = Text(load_default="local", validate=validate.OneOf(LOGOUT_SCOPES))
 
 
 # Session ids are PostgreSQL integers: a larger id names no session.
@@ -213,4 +234,4 @@ class UpdateProfileParams(_Authenticated, _EmailNormalised):
 
 
 class DeleteAccountParams(_Authenticated):
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    password = Text(required=True, validate=validate.Length(min=1, max=1024))

@@ -286,7 +286,6 @@ class Worker:
                 "postgres": {"status": "up" if postgres_ok else "down"},
             },
             "inflight": self._server.inflight if self._server else 0,
-            "rpc": self._stats.snapshot(),
         }
 
 

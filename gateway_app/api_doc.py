@@ -52,7 +52,7 @@ class Operation:
         if self.request is not None or self.query is not None:
             implied += [errors.BadRequest, errors.ValidationFailed]
         if self.request is not None:
-            implied.append(errors.PayloadTooLarge)
+            implied += [errors.PayloadTooLarge, errors.UnsupportedMediaType]
         if self.auth:
             implied += [errors.Unauthorized, errors.InvalidToken]
         if self.auth or self.rpc:
@@ -80,7 +80,7 @@ def documented(
     """Declare how a handler appears in the API document.
 
     ``auth`` adds the bearer requirement and its 401/503; ``rpc`` the 503/504
-    of a call to a worker; a ``request`` schema adds 400 and 413. ``errors``
+    of a call to a worker; a ``request`` schema adds 400, 413 and 415. ``errors``
     lists what else the handler can raise.
     """
     operation = Operation(summary, responses, request, query, tuple(errors), auth, rpc, description)

@@ -13,17 +13,20 @@ from typing import Any
 from loguru import logger
 from redis.exceptions import RedisError
 from sanic import Request, Sanic
+from sanic.exceptions import RequestCancelled
 from sanic.response import HTTPResponse
 
 from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import (
+    ClientClosed,
     Conflict,
     InvalidCredentials,
     InvalidToken,
     NotFound,
     RateLimited,
     ServiceUnavailable,
+    http_status,
 )
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
@@ -38,6 +41,7 @@ from gateway_app.api_doc import documented
 from gateway_app.auth import authenticate
 from gateway_app.body import json_object
 from gateway_app.client_ip import client_ip, user_agent
+from gateway_app.edge import EdgeRequest, install_edge
 from gateway_app.errors import render_error
 from gateway_app.rate_limits import register_rate_limits
 from gateway_app.responses import json_response
@@ -48,10 +52,11 @@ from gateway_app.routes_sessions import register_sessions_routes, token_answer
 
 SERVICE = "gateway"
 BACKEND_SERVICES = ("user", "auth")
+CLIENT_CLOSED = http_status(ClientClosed.code)
 
 
 def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[Any, Any]:
-    app: Sanic[Any, Any] = Sanic(name, configure_logging=False)
+    app: Sanic[Any, Any] = Sanic(name, configure_logging=False, request_class=EdgeRequest)
     app.config.REQUEST_MAX_SIZE = settings.max_body_size
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
@@ -59,19 +64,22 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     # Public keys only (or the HS256 secret): the gateway never signs.
     app.ctx.tokens = TokenVerifier.from_settings(settings)
     app.error_handler.add(Exception, render_error)
+    # A client that hung up cancels its handler: not an Exception, still ours to log.
+    app.error_handler.add(RequestCancelled, render_error)
 
     app.register_listener(_open_resources, "before_server_start")
     app.register_listener(_close_resources, "after_server_stop")
     app.register_middleware(_tag_request, "request")
     app.register_middleware(_echo_request_id, "response")  # type: ignore[arg-type]
+    install_edge(app)
 
     app.add_route(register, "/api/users/register", methods=["POST"])
     app.add_route(profile, "/api/users/profile", methods=["GET"])
     app.add_route(login, "/api/auth/login", methods=["POST"])
     app.add_route(change_password, "/api/auth/change-password", methods=["PUT"])
-    app.add_route(health, "/health", methods=["GET"])
-    app.add_route(alive, "/health/live", methods=["GET"])
-    app.add_route(services, "/services", methods=["GET"])
+    app.add_route(health, "/health", methods=["GET", "HEAD"])
+    app.add_route(alive, "/health/live", methods=["GET", "HEAD"])
+    app.add_route(services, "/services", methods=["GET", "HEAD"])
     register_rate_limits(app)
     register_sessions_routes(app)
     register_account_routes(app)
@@ -152,7 +160,11 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
         response.headers["X-Request-ID"] = request_id
     started = getattr(request.ctx, "started", None)
     elapsed = f"{(time.perf_counter() - started) * 1000:.1f}ms" if started else "-"
-    logger.info("{} {} {} {}", request.method, request.path, response.status, elapsed)
+    # The answer to a client that hung up was never sent: say so, not "500".
+    status = (
+        f"{response.status} client closed" if response.status == CLIENT_CLOSED else response.status
+    )
+    logger.info("{} {} {} {}", request.method, request.path, status, elapsed)
 
 
 @documented(
@@ -238,7 +250,6 @@ async def health(request: Request) -> HTTPResponse:
         "instance": ctx.instance,
         "dependencies": dependencies,
         "inflight": ctx.rpc.inflight,
-        "rpc": ctx.stats.snapshot(),
     }
     return json_response(body, status=200 if healthy else 503)
 

@@ -11,6 +11,11 @@ from common.errors import BadRequest
 
 
 def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object no deeper than MAX_JSON_DEPTH; 400 otherwise.
+
+    The depth is checked here, before any RPC: a body too deep to encode would
+    otherwise fail in the worker's hands, or worse in a batch with others.
+    """
     if not request.body:
         raise BadRequest("Request body must be a JSON object")
     try:
@@ -19,4 +24,23 @@ def json_object(request: Request) -> dict[str, Any]:
         raise BadRequest("Request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
+    limit: int = request.app.ctx.settings.max_json_depth
+    if depth_exceeds(body, limit):
+        raise BadRequest(f"Request body is nested deeper than {limit} levels")
     return body
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (the outermost is level 1).
+
+    ``value`` is an object or an array. Iterative, so that the check itself
+    cannot hit a recursion limit.
+    """
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False

@@ -7,28 +7,33 @@ errors so they come out in the same shape as everything else.
 
 from __future__ import annotations
 
-from typing import Any
-
 from loguru import logger
 from sanic import Request
-from sanic.exceptions import SanicException
+from sanic.exceptions import PayloadTooLarge as SanicPayloadTooLarge
+from sanic.exceptions import RequestCancelled, SanicException
 from sanic.response import HTTPResponse
 
 from common.context import accept_request_id
 from common.errors import (
     RETRYABLE_CODES,
     BadRequest,
+    ClientClosed,
     GatehouseError,
+    HeaderFieldsTooLarge,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     RemoteError,
     ServiceUnavailable,
+    error_body,
     http_status,
 )
 from gateway_app.responses import json_response
 
 RETRY_AFTER_SECONDS = "1"
+# How Sanic tells a head over REQUEST_MAX_HEADER_SIZE from a body over the
+# limit: same exception, this message (sanic/http/http1.py).
+SANIC_HEADER_TOO_LARGE = "Request header exceeds the size limit"
 
 _FROM_SANIC_STATUS: dict[int, type[GatehouseError]] = {
     400: BadRequest,
@@ -39,9 +44,13 @@ _FROM_SANIC_STATUS: dict[int, type[GatehouseError]] = {
 }
 
 
-def as_gatehouse_error(exc: Exception) -> GatehouseError:
+def as_gatehouse_error(exc: BaseException) -> GatehouseError:
     if isinstance(exc, GatehouseError):
         return exc
+    if isinstance(exc, RequestCancelled):
+        return ClientClosed()
+    if isinstance(exc, SanicPayloadTooLarge) and str(exc) == SANIC_HEADER_TOO_LARGE:
+        return HeaderFieldsTooLarge()
     if isinstance(exc, SanicException):
         cls = _FROM_SANIC_STATUS.get(exc.status_code)
         if cls is not None:
@@ -51,15 +60,7 @@ def as_gatehouse_error(exc: Exception) -> GatehouseError:
     return RemoteError()
 
 
-def error_body(error: GatehouseError, request_id: str) -> dict[str, Any]:
-    return {
-        "success": False,
-        "error": {"code": error.code, "message": error.message, "details": error.details},
-        "request_id": request_id,
-    }
-
-
-def render_error(request: Request, exc: Exception) -> HTTPResponse:
+def render_error(request: Request, exc: BaseException) -> HTTPResponse:
     error = as_gatehouse_error(exc)
     if isinstance(error, RemoteError) and not isinstance(exc, GatehouseError):
         # A 500 is a bug: keep the traceback in the log, never in the response.

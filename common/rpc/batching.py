@@ -3,6 +3,10 @@
 Callers add items without waiting; a single flusher task sends whatever has
 gathered since the last send. Under load each round trip carries many
 messages, at rest a lone message goes out on the next loop iteration.
+
+A batch that fails is sent again one item at a time, so that one item that
+cannot be sent (unencodable, or refused by Redis) fails alone: ``fail`` is
+told about that item, and every other item of its batch still goes out.
 """
 
 from __future__ import annotations
@@ -17,8 +21,15 @@ T = TypeVar("T")
 
 
 class Batcher(Generic[T]):
-    def __init__(self, send: Callable[[list[T]], Awaitable[None]], *, max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        send: Callable[[list[T]], Awaitable[None]],
+        *,
+        fail: Callable[[T, Exception], Awaitable[None]],
+        max_batch: int = 512,
+    ) -> None:
         self._send = send
+        self._fail = fail
         self._max_batch = max_batch
         self._pending: list[T] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -44,7 +55,20 @@ class Batcher(Generic[T]):
             del self._pending[: self._max_batch]
             try:
                 await self._send(batch)
-            except Exception:
-                # ``send`` owns its failures; reaching here is a bug, not a reason
-                # to stop sending everything queued behind it.
-                logger.exception("batch send failed unexpectedly")
+            except Exception as exc:
+                if len(batch) == 1:
+                    await self._report(batch[0], exc)
+                    continue
+                logger.warning("a batch of {} failed ({}); sending each alone", len(batch), exc)
+                for item in batch:
+                    try:
+                        await self._send([item])
+                    except Exception as item_exc:
+                        await self._report(item, item_exc)
+
+    async def _report(self, item: T, exc: Exception) -> None:
+        try:
+            await self._fail(item, exc)
+        except Exception:
+            # ``fail`` must not stop the items queued behind this one.
+            logger.exception("reporting a failed item failed")

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from common.context import deadline_var, origin_var, request_id_var
 from common.errors import (
+    BadRequest,
     DeadlineExceeded,
     GatehouseError,
     NoResponders,
@@ -39,7 +40,9 @@ MAX_BACKOFF_SECONDS = 2.0
 # Ids of calls that timed out, kept to name the method of a late reply.
 GAVE_UP_MEMORY = 10_000
 
-_Outgoing = tuple[Request, "asyncio.Future[Reply]"]
+# A request, its encoded form (encoded by its caller, so that an unencodable
+# one fails at once and alone) and the future its reply resolves.
+_Outgoing = tuple[Request, bytes, "asyncio.Future[Reply]"]
 
 
 class RpcClient:
@@ -68,7 +71,7 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._liveness: dict[str, tuple[float, bool]] = {}
         self._push = redis.register_script(scripts.PUSH_BOUNDED)
-        self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests)
+        self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests, fail=self._fail_request)
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self._gave_up: dict[str, str] = {}
@@ -133,11 +136,15 @@ class RpcClient:
             raise DeadlineExceeded("No time left for a nested call")
         if len(self._pending) >= self._max_inflight:
             raise Overloaded()
+        try:
+            payload = request.encode()
+        except TypeError as exc:  # orjson's JSONEncodeError is a TypeError
+            raise BadRequest(f"The request cannot be encoded: {exc}") from None
         await self._require_responders(request.service)
 
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
-        self._outbox.add((request, future))
+        self._outbox.add((request, payload, future))
         try:
             reply = await asyncio.wait_for(future, request.remaining())
         except TimeoutError:
@@ -166,14 +173,12 @@ class RpcClient:
 
     async def _send_requests(self, batch: list[_Outgoing]) -> None:
         by_queue: dict[str, list[_Outgoing]] = {}
-        for request, future in batch:
-            by_queue.setdefault(self._keys.request_queue(request.service), []).append(
-                (request, future)
-            )
+        for item in batch:
+            by_queue.setdefault(self._keys.request_queue(item[0].service), []).append(item)
         await asyncio.gather(*(self._push_queue(queue, items) for queue, items in by_queue.items()))
 
     async def _push_queue(self, queue: str, items: list[_Outgoing]) -> None:
-        payloads = [request.encode() for request, _ in items]
+        payloads = [payload for _, payload, _ in items]
         failure: Exception
         try:
             length = await self._push(keys=[queue], args=[self._max_queue_length, *payloads])
@@ -184,9 +189,16 @@ class RpcClient:
             if length >= 0:
                 return
             failure = Overloaded(f"The {queue.rsplit(':', 1)[-1]} queue is full")
-        for _, future in items:
+        for _, _, future in items:
             if not future.done():
                 future.set_exception(failure)
+
+    async def _fail_request(self, item: _Outgoing, exc: Exception) -> None:
+        """A request that could not be sent: its caller hears at once, nobody else."""
+        request, _, future = item
+        logger.error("could not send {} {}: {}", request.method, request.id, exc)
+        if not future.done():
+            future.set_exception(ServiceUnavailable("The request could not be sent"))
 
     async def _read_replies(self) -> None:
         backoff = 0.1

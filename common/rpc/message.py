@@ -119,16 +119,20 @@ class Reply:
         return self.result
 
     def encode(self) -> bytes:
-        """Serialise; a result JSON cannot hold becomes an error reply, not a crash."""
+        """Serialise; a result or error JSON cannot hold (a foreign type, nesting
+        past orjson's limit) becomes a plain error reply, not a crash."""
+        body: dict[str, Any] = {"v": VERSION, "id": self.id}
         if self.error is not None:
-            return json_codec.dumps({"v": VERSION, "id": self.id, "ok": False, "error": self.error})
+            body |= {"ok": False, "error": self.error}
+        else:
+            body |= {"ok": True, "result": self.result}
         try:
+            return json_codec.dumps(body)
+        except TypeError:  # orjson's JSONEncodeError is a TypeError
+            failure = RemoteError("The service produced a reply that cannot be serialised")
             return json_codec.dumps(
-                {"v": VERSION, "id": self.id, "ok": True, "result": self.result}
+                {"v": VERSION, "id": self.id, "ok": False, "error": failure.to_wire()}
             )
-        except TypeError:
-            failure = RemoteError("The service produced a result that cannot be serialised")
-            return Reply.failure(self.id, failure).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Reply:

@@ -18,7 +18,7 @@ from loguru import logger
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from common.context import ORIGIN_HEADERS, deadline_var, origin_var, request_id_var
 from common.errors import GatehouseError, RemoteError, UnknownMethod, ValidationFailed
@@ -81,7 +81,7 @@ class RpcServer:
         self._capacity = asyncio.Event()
         self._capacity.set()
         self._stopping = asyncio.Event()
-        self._replies: Batcher[_Outgoing] = Batcher(self._send_replies)
+        self._replies: Batcher[_Outgoing] = Batcher(self._send_replies, fail=self._drop_reply)
 
     @property
     def inflight(self) -> int:
@@ -220,6 +220,9 @@ class RpcServer:
         await _retry_until_sent(remove, self._stopping)
 
     async def _send_replies(self, batch: list[_Outgoing]) -> None:
+        # A script Redis refuses part-way has pushed the replies before the bad
+        # one; the Batcher then resends each alone. A second copy is harmless:
+        # the caller matches replies by id and drops (counts) the late copy.
         async def send() -> None:
             # A caller past its deadline is no longer listening: skip its reply.
             replies = [item.raw_reply if item.request.remaining() > 0 else b"" for item in batch]
@@ -229,6 +232,18 @@ class RpcServer:
             )
 
         await _retry_until_sent(send, self._stopping)
+
+    async def _drop_reply(self, item: _Outgoing, exc: Exception) -> None:
+        """A reply Redis refuses (say, its reply list is not a list): it alone is
+        lost, its caller gets its deadline, its request leaves the processing list."""
+        logger.error(
+            "dropped the reply to {} {} (reply_to {!r}): {}",
+            item.request.method,
+            item.request.id,
+            item.request.reply_to,
+            exc,
+        )
+        await self._forget(item.raw_request)
 
     async def _drain(self) -> None:
         if self._tasks:
@@ -240,12 +255,17 @@ class RpcServer:
 
 
 async def _retry_until_sent(send: Callable[[], Awaitable[Any]], stopping: asyncio.Event) -> None:
-    """Keep trying a write through a Redis outage; an unsent reply leaves a caller hanging."""
+    """Keep trying a write through a Redis outage; an unsent reply leaves a caller hanging.
+
+    A command Redis refuses (ResponseError) would be refused again: it is raised.
+    """
     backoff = 0.1
     while True:
         try:
             await send()
             return
+        except ResponseError:
+            raise
         except RedisError as exc:
             if stopping.is_set() and backoff >= MAX_BACKOFF_SECONDS:
                 logger.error("giving up on a reply during shutdown: {}", exc)

@@ -55,7 +55,10 @@ async def test_only_development_without_smtp_logs_the_token():
     ("env", "kind"),
     [
         ({}, DevelopmentLogSender),
-        ({"APP_ENV": "production", "JWT_SECRET": "p" * 48}, UnconfiguredSender),
+        (
+            {"APP_ENV": "production", "JWT_SECRET": "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"},
+            UnconfiguredSender,
+        ),
         ({"SMTP_URL": "smtps://u:p@mail.example.org"}, SmtpSender),
     ],
 )

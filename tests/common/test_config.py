@@ -15,7 +15,7 @@ from common.config import (
     parse_rate,
 )
 
-STRONG_SECRET = "s" * 48
+STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -410,3 +410,32 @@ def test_token_key_variables_are_read() -> None:
     assert settings.jwt_previous_public_key_files == ("/a.pem", "/b.pem")
     assert (settings.jwt_issuer, settings.jwt_audience) == ("https://id.example", "api.example")
     assert settings.jwks_max_age == 3600
+
+
+@pytest.mark.parametrize("secret", ["a" * 32, "abcd" * 12, "0123456789abcde" * 3])
+def test_production_refuses_a_secret_with_too_little_variety(secret: str) -> None:
+    with pytest.raises(ConfigError, match="at least 16 different characters"):
+        Settings.from_env({"APP_ENV": "production", "JWT_SECRET": secret})
+
+
+def test_a_secret_of_sixteen_different_characters_is_enough() -> None:
+    secret = "0123456789abcdef" * 2
+    assert Settings.from_env({"APP_ENV": "production", "JWT_SECRET": secret}).jwt_secret == secret
+
+
+def test_edge_settings_default_to_closed() -> None:
+    settings = Settings.from_env({})
+    assert (settings.max_json_depth, settings.cors_origins, settings.hsts_seconds) == (32, (), 0)
+
+
+def test_cors_origins_are_a_comma_separated_list() -> None:
+    settings = Settings.from_env(
+        {"CORS_ORIGINS": " https://app.example.com/ , http://localhost:5173,,"}
+    )
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+
+
+@pytest.mark.parametrize("origin", ["*", "app.example.com", "https://x.com/path", "null"])
+def test_cors_origins_must_be_origins(origin: str) -> None:
+    with pytest.raises(ConfigError, match="CORS_ORIGINS"):
+        Settings.from_env({"CORS_ORIGINS": origin})

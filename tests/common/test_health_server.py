@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from common.health_server import HealthServer
+from tests.e2e.helpers import split_raw
 
 
 class Check:
@@ -45,17 +46,29 @@ async def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     finally:
         writer.close()
         await writer.wait_closed()
-    head, _, body = response.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return split_raw(response)
 
 
-def request(method: str, path: str) -> bytes:
-    return f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: probe\r\n\r\n".encode()
+def request(method: str, path: str, *extra_headers: str) -> bytes:
+    headers = "".join(
+        f"{line}\r\n" for line in ("Host: localhost", "User-Agent: probe", *extra_headers)
+    )
+    return f"{method} {path} HTTP/1.1\r\n{headers}\r\n".encode()
+
+
+def assert_error(
+    status: int, headers: dict[str, str], body: bytes, expected: int, code: str
+) -> dict[str, Any]:
+    """The gateway's error shape, with the request id echoed in X-Request-ID."""
+    assert status == expected
+    decoded: dict[str, Any] = json.loads(body)
+    assert set(decoded) == {"success", "error", "request_id"}
+    assert decoded["success"] is False
+    assert set(decoded["error"]) == {"code", "message", "details"}
+    assert decoded["error"]["code"] == code
+    assert decoded["error"]["details"] == {}
+    assert headers["x-request-id"] == decoded["request_id"]
+    return decoded
 
 
 async def test_the_port_is_chosen_by_the_system(server: HealthServer) -> None:
@@ -105,28 +118,26 @@ async def test_a_query_string_is_ignored(server: HealthServer) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/health/extra", "/metrics", "/api/users"])
 async def test_other_paths_are_404(server: HealthServer, check: Check, path: str) -> None:
-    status, _, body = await exchange(server.port, request("GET", path))
+    status, headers, body = await exchange(server.port, request("GET", path))
 
-    assert status == 404
-    assert json.loads(body)["error"]["code"] == "not_found"
+    assert_error(status, headers, body, 404, "not_found")
     assert check.calls == 0
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 async def test_other_methods_are_405(server: HealthServer, check: Check, method: str) -> None:
-    status, _, body = await exchange(server.port, request(method, "/health"))
+    status, headers, body = await exchange(server.port, request(method, "/health"))
 
-    assert status == 405
-    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    assert_error(status, headers, body, 405, "method_not_allowed")
     assert check.calls == 0
 
 
-async def test_a_garbage_request_line_is_404_and_the_server_keeps_serving(
+async def test_a_garbage_request_line_is_400_and_the_server_keeps_serving(
     server: HealthServer,
 ) -> None:
-    status, _, _ = await exchange(server.port, b"garbage\r\n\r\n")
+    status, headers, body = await exchange(server.port, b"garbage\r\n\r\n")
 
-    assert status == 404
+    assert_error(status, headers, body, 400, "bad_request")
     assert (await exchange(server.port, request("GET", "/health")))[0] == 200
 
 
@@ -155,3 +166,45 @@ async def test_after_close_the_port_refuses_connections(check: Check) -> None:
 
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/health", 200), ("/health/live", 200)])
+async def test_head_answers_like_get_without_a_body(
+    server: HealthServer, path: str, expected: int
+) -> None:
+    status, headers, body = await exchange(server.port, request("HEAD", path))
+
+    assert status == expected
+    assert body == b""
+    assert int(headers["content-length"]) > 0
+
+
+async def test_an_error_echoes_the_callers_request_id(server: HealthServer) -> None:
+    status, headers, body = await exchange(
+        server.port, request("GET", "/nope", "X-Request-ID: probe-42")
+    )
+
+    assert assert_error(status, headers, body, 404, "not_found")["request_id"] == "probe-42"
+
+
+async def test_an_unsafe_request_id_is_replaced(server: HealthServer) -> None:
+    status, headers, body = await exchange(
+        server.port, request("GET", "/nope", "X-Request-ID: a b<script>")
+    )
+
+    assert assert_error(status, headers, body, 404, "not_found")["request_id"] != "a b<script>"
+
+
+async def test_too_many_header_lines_are_431(server: HealthServer) -> None:
+    lines = [f"X-Filler-{n}: {n}" for n in range(200)]
+    status, headers, body = await exchange(server.port, request("GET", "/health", *lines))
+
+    assert_error(status, headers, body, 431, "request_header_fields_too_large")
+
+
+async def test_a_header_line_over_the_limit_is_431(server: HealthServer) -> None:
+    status, headers, body = await exchange(
+        server.port, request("GET", "/health", "X-Big: " + "x" * 20_000)
+    )
+
+    assert_error(status, headers, body, 431, "request_header_fields_too_large")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from common.schemas import (
     ChangePasswordParams,
@@ -13,6 +13,7 @@ from common.schemas import (
     ProfileParams,
     RegisterParams,
     SessionParams,
+    Text,
 )
 
 GOOD = {"username": "ada_lovelace", "email": "ada@example.com", "password": "engine1843"}
@@ -236,3 +237,53 @@ def test_session_params_load_an_integer() -> None:
 def test_non_object_params_are_refused(schema: type[Schema], data: Any) -> None:
     with pytest.raises(ValidationError):
         schema().load(data)
+
+
+UNSTORABLE = ["\x00", "\x01", "\t", "\n", "\x1b", "\x7f", "\x85", "\ud800"]
+TEXT_FIELDS = [
+    (RegisterParams, GOOD, "username"),
+    (RegisterParams, GOOD, "email"),
+    (RegisterParams, GOOD, "password"),
+    (LoginParams, {"username": "ada", "password": "engine1843"}, "username"),
+    (LoginParams, {"email": "ada@example.com", "password": "engine1843"}, "email"),
+    (LoginParams, {"username": "ada", "password": "engine1843"}, "password"),
+    (
+        ChangePasswordParams,
+        {"user_id": 1, "session_id": 2, "currentPassword": "old12345", "newPassword": "new12345"},
+        "currentPassword",
+    ),
+    (
+        ChangePasswordParams,
+        {"user_id": 1, "session_id": 2, "currentPassword": "old12345", "newPassword": "new12345"},
+        "newPassword",
+    ),
+]
+
+
+@pytest.mark.parametrize("character", UNSTORABLE, ids=[f"U+{ord(c):04X}" for c in UNSTORABLE])
+@pytest.mark.parametrize(("schema", "good", "field"), TEXT_FIELDS)
+def test_control_characters_are_refused_in_every_text_field(
+    schema: type[Schema], good: dict[str, Any], field: str, character: str
+) -> None:
+    value = good[field]
+    # Inside the value: surrounding whitespace of an email is stripped, not refused.
+    bad = value[:3] + character + value[3:]
+    assert (
+        "Must not contain control characters." in errors_of(schema(), {**good, field: bad})[field]
+    )
+
+
+def test_every_string_field_of_every_schema_is_text() -> None:
+    """So a field added later refuses control characters too."""
+    import common.schemas as module
+
+    schemas = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Schema) and value is not Schema
+    ]
+    assert len(schemas) >= 5
+    for schema in schemas:
+        for name, field in schema().fields.items():
+            if isinstance(field, fields.String):
+                assert isinstance(field, Text), f"{schema.__name__}.{name} is not Text"

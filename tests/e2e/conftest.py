@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import RUN_ID, Servers, base_env
+from tests.e2e.helpers import new_account
 from tests.e2e.stack import Stack, full_stack
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +60,13 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
         yield http
+
+
+@pytest.fixture
+async def token(client: httpx.AsyncClient, unique: Callable[[str], str]) -> str:
+    """The token of a new account on the shared stack."""
+    _, issued = await new_account(client, unique("tok"))
+    return issued
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import json
 import re
 import time
 import uuid
@@ -257,3 +258,47 @@ async def audit_rows(database_url: str, user_id: int) -> list[asyncpg.Record]:
     finally:
         await conn.close()
     return rows
+
+
+async def raw_exchange(port: int, raw: bytes) -> bytes:
+    """Send bytes no HTTP client would send; everything the server answers before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = b""
+        async with asyncio.timeout(10):
+            while b"\r\n\r\n" not in answer or not _complete(answer):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer
+    finally:
+        writer.close()
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def split_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body bytes of a raw HTTP answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def parse_raw(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers and JSON body of a raw HTTP answer."""
+    status, headers, body = split_raw(answer)
+    return status, headers, json.loads(body) if body else {}

@@ -146,6 +146,9 @@ def start_and_wait(module: str, env: dict[str, str]) -> subprocess.CompletedProc
     )
 
 
+STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"
+
+
 @pytest.mark.parametrize(
     "secret",
     [
@@ -154,6 +157,8 @@ def start_and_wait(module: str, env: dict[str, str]) -> subprocess.CompletedProc
         pytest.param("changeme", id="placeholder"),
         pytest.param("x" * 31, id="31-chars"),
         pytest.param(DEVELOPMENT_JWT_SECRET, id="development-default"),
+        pytest.param("a" * 32, id="one-character-repeated"),
+        pytest.param("abcd" * 12, id="short-string-repeated"),
     ],
 )
 def test_production_gateway_refuses_weak_secret(stack_factory: Callable[..., Stack], secret: str):
@@ -186,7 +191,7 @@ def test_production_worker_refuses_weak_secret(stack_factory: Callable[..., Stac
 
 def test_production_gateway_starts_with_a_strong_secret(stack_factory: Callable[..., Stack]):
     """The control for the refusals above: only the secret differs."""
-    production = stack_factory(APP_ENV="production", JWT_SECRET="s" * 48)
+    production = stack_factory(APP_ENV="production", JWT_SECRET=STRONG_SECRET)
     gateway = production.start("gateway")
     assert gateway.running()
     answer = httpx.get(f"{gateway.url}/health", timeout=5)

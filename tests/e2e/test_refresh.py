@@ -132,4 +132,7 @@ async def test_unknown_and_malformed_refresh_tokens(client: httpx.AsyncClient):
     assert_error(
         await client.post("/api/auth/refresh", json={"refresh_token": 7}), 400, "validation_error"
     )
-    assert_error(await client.post("/api/auth/refresh", content=b"[]"), 400, "bad_request")
+    not_an_object = await client.post(
+        "/api/auth/refresh", content=b"[]", headers={"Content-Type": "application/json"}
+    )
+    assert_error(not_an_object, 400, "bad_request")

@@ -37,6 +37,9 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.Overloaded: (503, True),
     errors.DeadlineExceeded: (504, False),
     errors.RemoteError: (500, False),
+    errors.UnsupportedMediaType: (415, False),
+    errors.HeaderFieldsTooLarge: (431, False),
+    errors.ClientClosed: (499, False),
     errors.InvalidResetToken: (400, False),
 }
 
@@ -57,6 +60,9 @@ EXPECTED_CODES = {
     "overloaded": 503,
     "deadline_exceeded": 504,
     "internal_error": 500,
+    "unsupported_media_type": 415,
+    "request_header_fields_too_large": 431,
+    "client_closed": 499,
     "invalid_reset_token": 400,
 }
 
@@ -175,14 +181,20 @@ def test_an_unexpected_exception_is_a_500_without_internals() -> None:
             413,
             "payload_too_large",
         ),
+        (
+            sanic_exceptions.PayloadTooLarge("Request header exceeds the size limit"),
+            431,
+            "request_header_fields_too_large",
+        ),
+        (sanic_exceptions.RequestCancelled(), 499, "client_closed"),
         (sanic_exceptions.BadRequest("bad"), 400, "bad_request"),
         (sanic_exceptions.ServiceUnavailable("later"), 503, "service_unavailable"),
         (sanic_exceptions.SanicException("teapot", status_code=418), 400, "bad_request"),
         (sanic_exceptions.SanicException("server side", status_code=500), 500, "internal_error"),
     ],
-    ids=["404", "405", "413", "400", "503", "other-4xx", "5xx"],
+    ids=["404", "405", "413", "431", "499", "400", "503", "other-4xx", "5xx"],
 )
-def test_sanic_exceptions_are_translated(exception: Exception, status: int, code: str) -> None:
+def test_sanic_exceptions_are_translated(exception: BaseException, status: int, code: str) -> None:
     response = render_error(make_request(), exception)
 
     body = body_of(response)

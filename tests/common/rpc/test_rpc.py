@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from common.context import deadline_var
 from common.errors import (
+    BadRequest,
     Conflict,
     DeadlineExceeded,
     NoResponders,
@@ -737,3 +738,74 @@ async def test_closing_a_command_client_closes_its_connections(
         await client.connection_pool.disconnect()
 
     assert not still_open
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A value nested ``depth`` objects deep (orjson refuses past 254)."""
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("poison", [nested(300), {"x": object()}], ids=["too-deep", "foreign"])
+async def test_an_unencodable_call_fails_at_once_and_alone(
+    harness: Harness, recorder: Recorder, poison: dict[str, Any]
+) -> None:
+    await harness.server(recorder.methods())
+    client = await harness.client(default_timeout=10)
+
+    started = asyncio.get_running_loop().time()
+    outcomes = await asyncio.gather(
+        *(client.call("svc.double", {"n": n}) for n in range(5)),
+        client.call("svc.echo", poison),
+        *(client.call("svc.double", {"n": n}) for n in range(5, 10)),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[5], BadRequest), outcomes[5]
+    assert outcomes[:5] + outcomes[6:] == [n * 2 for n in range(10)]
+    # Well before the 10 s deadline: nobody waited for a reply that could not come.
+    assert asyncio.get_running_loop().time() - started < 5
+    assert client.inflight == 0
+
+
+async def test_an_unencodable_error_reply_becomes_a_plain_error(
+    harness: Harness, recorder: Recorder
+) -> None:
+    async def odd_error(params: dict[str, Any], request: Request) -> Any:
+        raise Conflict("odd", {"field": nested(300)})
+
+    await harness.server(recorder.methods(**{"svc.odd": Method(odd_error)}))
+    client = await harness.client()
+
+    with pytest.raises(RemoteError):
+        await client.call("svc.odd", {})
+    assert await client.call("svc.double", {"n": 2}) == 4
+
+
+async def test_a_reply_redis_refuses_fails_alone_in_its_batch(
+    harness: Harness, recorder: Recorder, redis: Redis, keys: Keys
+) -> None:
+    server, _ = await harness.server(recorder.methods())
+    client = await harness.client()
+    # A reply list that is not a list: Redis refuses the LPUSH, and with it
+    # the script that carries the whole batch of replies.
+    poisoned_reply_to = f"{keys.prefix}:not-a-list"
+    await redis.set(poisoned_reply_to, "x")
+    stray = Request(
+        method="svc.echo",
+        params={"stray": True},
+        reply_to=poisoned_reply_to,
+        deadline=now_ms() + 10_000,
+    )
+
+    recorder.gate.clear()
+    await redis.lpush(keys.request_queue(SERVICE), stray.encode())
+    calls = [asyncio.ensure_future(client.call("svc.echo", {"n": n})) for n in range(5)]
+    await eventually(lambda: len(recorder.seen) == 6)
+    recorder.gate.set()  # all six replies now leave in one batch
+
+    results = await asyncio.wait_for(asyncio.gather(*calls), 5)
+    assert [r["echo"] for r in results] == [{"n": n} for n in range(5)]
+    await eventually(lambda: list_length_is(redis, keys.processing(SERVICE, server.instance), 0))
