@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 from loguru import logger
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from auth_app.refresh import SessionTokens, public_user
@@ -50,6 +51,11 @@ class AuthService:
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
         self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.login_throttle)
+        self._throttled = Counter(
+            "gatehouse_login_throttled",
+            "Logins refused by the failed-login throttle (account, client address or both).",
+            registry=ctx.metrics.registry,
+        )
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -75,6 +81,7 @@ class AuthService:
         try:
             attempt = await self._throttle.begin(account, request.client_ip)
         except RateLimited:
+            self._throttled.inc()
             await self._login_refused(request, "login.throttled", user, params["login"])
             raise
         hashed = user["password_hash"] if user is not None else None

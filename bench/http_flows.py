@@ -18,80 +18,16 @@ import asyncio
 import os
 import statistics
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
 
+from bench.http_client import KeepAliveClient, drive
 from bench.scratch import scratch_database
 from common import json_codec
 from tests.e2e.stack import Stack, full_stack
 
 PASSWORD = "bench-password-1"  # noqa: S105 - an account the benchmark makes
-
-
-class KeepAliveClient:
-    """A bare HTTP/1.1 keep-alive client on asyncio streams.
-
-    httpx costs about 5 ms of client CPU per request here, which made the
-    first version of this benchmark measure httpx, not the gateway.
-    """
-
-    def __init__(self, port: int) -> None:
-        self._port = port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def request(
-        self, method: str, path: str, *, body: Any = None, token: str | None = None
-    ) -> tuple[int, bytes]:
-        if self._reader is None or self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self._port)
-        payload = json_codec.dumps(body) if body is not None else b""
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(payload)}\r\n"
-        if token:
-            head += f"Authorization: Bearer {token}\r\n"
-        self._writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + payload)
-        await self._writer.drain()
-        header = await self._reader.readuntil(b"\r\n\r\n")
-        status = int(header.split(b" ", 2)[1])
-        length = 0
-        for line in header.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        return status, await self._reader.readexactly(length)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-
-Call = Callable[[KeepAliveClient, int], Awaitable[tuple[int, bytes]]]
-
-
-async def drive(
-    call: Call, port: int, concurrency: int, seconds: float
-) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    counter = 0
-    stop_at = time.perf_counter() + seconds
-
-    async def loop() -> None:
-        nonlocal errors, counter
-        client = KeepAliveClient(port)
-        while time.perf_counter() < stop_at:
-            counter += 1
-            started = time.perf_counter()
-            status, _ = await call(client, counter)
-            latencies.append(time.perf_counter() - started)
-            errors += status >= 400
-        client.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - began), latencies, errors
 
 
 async def run(port: int, levels: list[int], seconds: float) -> None:
@@ -120,8 +56,8 @@ async def run(port: int, levels: list[int], seconds: float) -> None:
     print(f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
     for name, call in (("register", register), ("login", log_in), ("profile", profile)):
         for level in levels:
-            rate, latencies, errors = await drive(call, port, level, seconds)
-            latencies.sort()
+            load = await drive(call, port, level, seconds)
+            rate, latencies, errors = load.rate, sorted(load.latencies), load.errors
             p50 = statistics.median(latencies) * 1000
             p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
             print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")

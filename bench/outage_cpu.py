@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
+from bench.procstat import cpu_seconds
 from bench.scratch import scratch_database
 from common.embedded import EmbeddedRedis
 from tests.e2e.stack import Stack, free_port, full_stack
@@ -44,12 +43,11 @@ def measure(database_url: str, redis: EmbeddedRedis, root: Path, seconds: float)
     )
     try:
         full_stack(stack)
-        processes = [psutil.Process(p.pid) for p in stack.processes]
         redis.kill()
         time.sleep(1)
-        before = [sum(p.cpu_times()[:2]) for p in processes]
+        before = [cpu_seconds(p.pid) or 0.0 for p in stack.processes]
         time.sleep(seconds)
-        after = [sum(p.cpu_times()[:2]) for p in processes]
+        after = [cpu_seconds(p.pid) or 0.0 for p in stack.processes]
         print(f"CPU while Redis is down, over {seconds:g}s:")
         for process, start, end in zip(stack.processes, before, after, strict=True):
             print(f"{process.service:>8} {(end - start) / seconds * 100:6.2f}%")

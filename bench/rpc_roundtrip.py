@@ -21,6 +21,9 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -83,7 +86,39 @@ def serve(redis_url: str, prefix: str, variant: str, ready: Any, stop: Any) -> N
     asyncio.run(main())
 
 
-async def measure(redis_url: str, prefix: str, inflight: int, seconds: float) -> float:
+@dataclass
+class CallResult:
+    calls: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds if self.seconds else 0.0
+
+
+CallOnce = Callable[[int], Awaitable[Any]]
+
+
+async def drive_calls(call: CallOnce, inflight: int, seconds: float) -> CallResult:
+    """``inflight`` tasks calling back to back for ``seconds``; every call's latency."""
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            await call(len(latencies))
+            latencies.append(time.perf_counter() - started)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(inflight)))
+    return CallResult(len(latencies), time.perf_counter() - began, latencies)
+
+
+@asynccontextmanager
+async def gatehouse_caller(redis_url: str, prefix: str) -> AsyncIterator[CallOnce]:
+    """``bench.echo`` through the product's RpcClient, started and closed around the block."""
     keys = Keys(prefix)
     redis = command_client(redis_url)
     blocking = blocking_client(redis_url, block_seconds=REPLY_BLOCK_SECONDS)
@@ -98,22 +133,21 @@ async def measure(redis_url: str, prefix: str, inflight: int, seconds: float) ->
         max_queue_length=1_000_000,
     )
     await client.start()
-    done = 0
-    stop_at = time.perf_counter() + seconds
 
-    async def caller() -> None:
-        nonlocal done
-        while time.perf_counter() < stop_at:
-            await client.call("bench.echo", {"n": done})
-            done += 1
+    async def call(n: int) -> Any:
+        return await client.call("bench.echo", {"n": n})
 
-    started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(inflight)))
-    elapsed = time.perf_counter() - started
-    await client.close()
-    await redis.aclose()
-    await blocking.aclose()
-    return done / elapsed
+    try:
+        yield call
+    finally:
+        await client.close()
+        await redis.aclose()
+        await blocking.aclose()
+
+
+async def measure(redis_url: str, prefix: str, inflight: int, seconds: float) -> float:
+    async with gatehouse_caller(redis_url, prefix) as call:
+        return (await drive_calls(call, inflight, seconds)).rate
 
 
 async def cleanup(redis_url: str, prefix: str) -> None:

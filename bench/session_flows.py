@@ -20,7 +20,8 @@ import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
-from bench.http_flows import PASSWORD, Call, KeepAliveClient, drive
+from bench.http_client import Call, KeepAliveClient, drive
+from bench.http_flows import PASSWORD
 from bench.scratch import scratch_database
 from common import json_codec
 from tests.e2e.stack import Stack, full_stack
@@ -66,8 +67,8 @@ async def run(port: int, levels: list[int], seconds: float) -> None:
     for name, call in flows:
         for level in levels:
             chains.clear()
-            rate, latencies, errors = await drive(call, port, level, seconds)
-            latencies.sort()
+            load = await drive(call, port, level, seconds)
+            rate, latencies, errors = load.rate, sorted(load.latencies), load.errors
             p50 = statistics.median(latencies) * 1000
             p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
             print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")

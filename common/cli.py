@@ -4,6 +4,7 @@ gatehouse up [-p PORT] [-c TYPE=N,...]   run the whole system (the Procfile, wit
                                          embedded servers where none is configured)
 gatehouse migrate                        apply pending migrations
 gatehouse trace [--method M] [--json]    pair requests with replies, live (MONITOR)
+gatehouse bench [--quick] [--json-out F] measure every scenario against its baseline
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -17,6 +18,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from common.config import ConfigError, Settings
 from common.logging import configure_logging
@@ -54,6 +56,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     trace.add_argument("--request-id", help="only calls carrying this request id")
     trace.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    bench = commands.add_parser(
+        "bench", help="throughput, latency, CPU and memory per scenario, with baselines"
+    )
+    bench.add_argument("--quick", action="store_true", help="tiny durations: a smoke test")
+    bench.add_argument("--rounds", type=int, help="rounds per scenario (median; default 3)")
+    bench.add_argument("--seconds", type=float, help="seconds per HTTP cell (default 5)")
+    bench.add_argument("--rpc-seconds", type=float, help="seconds per RPC cell (default 3)")
+    bench.add_argument("--client", choices=("auto", "wrk", "builtin"), default="auto")
+    bench.add_argument("--bcrypt-rounds", type=int, help="BCRYPT_ROUNDS of the stack (10)")
+    bench.add_argument("--log-level", help="LOG_LEVEL of the stack (INFO, the default)")
+    bench.add_argument("--json-out", type=Path, help="also write the table as JSON here")
+    bench.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="also load a stack run from this source tree (e.g. a git archive of main)",
+    )
+    bench.add_argument(
+        "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
+    )
+
     args = parser.parse_args(argv)
     if args.command == "up":
         from common.up import run_up
@@ -61,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
         raise SystemExit(run_migrate())
+    if args.command == "bench":
+        raise SystemExit(run_bench_command(args))
     if args.command == "trace":
         from common.trace import run_trace
 
@@ -85,6 +109,29 @@ def _settings() -> Settings:
     except ConfigError as exc:
         print(f"gatehouse: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from bench.runner import BenchOptions, command_line, run_bench
+
+    given = {
+        name: value
+        for name in (
+            "rounds",
+            "seconds",
+            "rpc_seconds",
+            "bcrypt_rounds",
+            "log_level",
+            "json_out",
+            "compare_tree",
+        )
+        if (value := getattr(args, name)) is not None
+    }
+    given["client"] = args.client
+    if args.only:
+        given["only"] = tuple(name.strip() for name in args.only.split(","))
+    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
+    return run_bench(options, command_line())
 
 
 def run_migrate() -> int:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 APP_ENVS = ("development", "production")
 SERVICE_NAMES = ("gateway", "user", "auth")
+LOG_FORMATS = ("human", "json")
 DEFAULT_PORTS = {"gateway": 3000, "user": 3001, "auth": 3002}
 PORT_VARIABLES = {"gateway": "GATEWAY_PORT", "user": "USER_HEALTH_PORT", "auth": "AUTH_HEALTH_PORT"}
 
@@ -213,6 +214,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Strict-Transport-Security max-age; 0 sends no such header (plain HTTP).
     hsts_seconds: int = 0
+    # "human" (the default) or "json": one JSON object per line for log shippers.
+    log_format: str = "human"
 
     @property
     def is_production(self) -> bool:
@@ -284,6 +287,7 @@ class Settings:
             max_json_depth=env.integer("MAX_JSON_DEPTH", 32, high=200),
             cors_origins=_cors_origins(env),
             hsts_seconds=env.integer("HSTS_SECONDS", 0, low=0, high=10 * 365 * 86400),
+            log_format=_log_format(env),
         )
 
 
@@ -426,3 +430,12 @@ def _smtp_url(env: _Env) -> str | None:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
     return url
+
+
+def _log_format(env: _Env) -> str:
+    log_format = (env.text("LOG_FORMAT") or "human").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {log_format!r})"
+        )
+    return log_format

@@ -1,5 +1,6 @@
 """The one HTTP port a worker opens: ``GET /health`` (200 or 503, with its
-dependencies) and ``GET /health/live`` (200 while the process answers).
+dependencies), ``GET /health/live`` (200 while the process answers) and,
+when given, ``GET /metrics`` (Prometheus text).
 
 Deliberately tiny (asyncio streams, HTTP/1.0 style: one request per
 connection) so that a worker carries no web framework and exposes nothing
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from common import json_codec
 from common.context import accept_request_id
@@ -28,6 +30,9 @@ from common.errors import (
 )
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+# Renders the process's metrics in the Prometheus text format.
+MetricsRenderer = Callable[[], Awaitable[bytes]]
+JSON = "application/json"
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -44,8 +49,16 @@ READ_METHODS = ("GET", "HEAD")
 
 
 class HealthServer:
-    def __init__(self, check: HealthCheck, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        check: HealthCheck,
+        *,
+        host: str,
+        port: int,
+        metrics: MetricsRenderer | None = None,
+    ) -> None:
         self._check = check
+        self._metrics = metrics
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -72,14 +85,14 @@ class HealthServer:
             try:
                 method, path = _request_line(await _read_line(reader))
                 headers = await _read_headers(reader)
-                status, body = await self._respond(method, path)
+                status, payload, content_type = await self._answer(method, path)
+                request_id = accept_request_id(headers.get("x-request-id"))
             except GatehouseError as error:
-                status = http_status(error.code)
-                body = error_body(error, accept_request_id(headers.get("x-request-id")))
-            request_id = body.get("request_id") or accept_request_id(headers.get("x-request-id"))
-            payload = json_codec.dumps(body)
+                request_id = accept_request_id(headers.get("x-request-id"))
+                status, content_type = http_status(error.code), JSON
+                payload = json_codec.dumps(error_body(error, request_id))
             writer.write(
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nX-Request-ID: {request_id}\r\n"
                 "Connection: close\r\n\r\n".encode()
                 + (b"" if method == "HEAD" else payload)
@@ -89,6 +102,15 @@ class HealthServer:
             logger.debug("health request abandoned: {}", exc)
         finally:
             writer.close()
+
+    async def _answer(self, method: str, path: str) -> tuple[int, bytes, str]:
+        """Status, payload and content type of a request that parsed."""
+        if path == "/metrics" and self._metrics is not None:
+            if method not in READ_METHODS:
+                raise MethodNotAllowed()
+            return 200, await self._metrics(), CONTENT_TYPE_LATEST
+        status, body = await self._respond(method, path)
+        return status, json_codec.dumps(body), JSON
 
     async def _respond(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         if path not in ("/health", "/health/live"):

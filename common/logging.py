@@ -1,21 +1,28 @@
 """loguru set-up: one line per event, each carrying the current request id.
 
 Standard-library loggers (Sanic, asyncio) are routed through loguru so their
-lines carry the id too.
+lines carry the id too. ``LOG_FORMAT=json`` writes one JSON object per line
+for log shippers instead of the human format.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from loguru import logger
 
 from common.context import request_id_var
 
 if TYPE_CHECKING:
-    from loguru import Record
+    from loguru import Message, Record
+
+# Set by configure_logging and set_instance; every line carries them.
+_process: dict[str, str] = {"service": "-", "instance": "-"}
 
 # Keys whose values never reach a log line or a trace, at any depth.
 SECRET_FIELDS = frozenset(
@@ -66,8 +73,43 @@ class _InterceptHandler(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def _write_json(message: Message) -> None:
+    """One JSON object per line: the fixed fields, then the line's own extras, redacted."""
+    record = message.record
+    extra = dict(record["extra"])
+    line: dict[str, Any] = {
+        "time": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "service": extra.pop("service", "-"),
+        "instance": extra.pop("instance", "-"),
+        "request_id": extra.pop("request_id", "-"),
+        "message": record["message"],
+        "logger": f"{record['name']}:{record['line']}",
+    }
+    line.update(redact(extra))
+    exception = record["exception"]
+    if exception is not None:
+        # The traceback without local variables, which may hold secrets.
+        line["exception"] = "".join(
+            traceback.format_exception(exception.type, exception.value, exception.traceback)
+        )
+    # str() for extras JSON has no type for (exceptions, paths...): a log line never fails.
+    sys.stderr.write(orjson.dumps(line, default=str).decode() + "\n")
+
+
+def configure_logging(service: str, level: str = "INFO", log_format: str = "human") -> None:
+    """Log to stderr in ``log_format`` (``human`` or ``json``) from ``level`` up."""
+    _process.update(service=service, instance="-")
     logger.remove()
-    logger.configure(extra={"service": service}, patcher=_add_request_id)
-    logger.add(sys.stderr, level=level, format=FORMAT, backtrace=False, diagnose=False)
+    logger.configure(extra=dict(_process), patcher=_add_request_id)
+    if log_format == "json":
+        logger.add(_write_json, level=level, format="{message}", backtrace=False, diagnose=False)
+    else:
+        logger.add(sys.stderr, level=level, format=FORMAT, backtrace=False, diagnose=False)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
+
+
+def set_instance(instance: str) -> None:
+    """Name this process's instance on every line from now on (JSON ``instance``)."""
+    _process["instance"] = instance
+    logger.configure(extra=dict(_process))

@@ -27,6 +27,8 @@ from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.health_server import HealthServer
 from common.keys import Keys
+from common.logging import set_instance
+from common.metrics import WorkerMetrics
 from common.redis_client import blocking_client, command_client
 from common.rpc.message import Request
 from common.rpc.registry import Registry, describe_process, new_instance_id
@@ -55,7 +57,12 @@ class WorkerContext:
     queries: Queries
     hasher: PasswordHasher
     tokens: TokenSigner
-    stats: RpcStats
+    metrics: WorkerMetrics
+
+    @property
+    def stats(self) -> RpcStats:
+        """The RPC counters, kept in ``metrics``' registry."""
+        return self.metrics.rpc
 
     async def once(self, request: Request, run: Callable[[], Awaitable[T]]) -> T:
         """``run()`` once per message id; a redelivery gets the stored reply.
@@ -79,9 +86,11 @@ class Worker:
         self.settings = settings
         self.service = service
         self.instance = new_instance_id(service)
+        set_instance(self.instance)
         self._build_methods = build_methods
         self._keys = Keys(settings.rpc_prefix)
-        self._stats = RpcStats()
+        self._metrics = WorkerMetrics(service)
+        self._stats = self._metrics.rpc
         self._stopped = asyncio.Event()
         self._forced = asyncio.Event()
         # Requests left unanswered at the stop (drain time out, or a second
@@ -179,9 +188,13 @@ class Worker:
             redis=redis,
             pool=pool,
             queries=queries,
-            hasher=PasswordHasher(settings.bcrypt_rounds, settings.password_threads),
+            hasher=PasswordHasher(
+                settings.bcrypt_rounds,
+                settings.password_threads,
+                timing=self._metrics.password_seconds,
+            ),
             tokens=self._tokens,
-            stats=self._stats,
+            metrics=self._metrics,
         )
         self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
         self._server = RpcServer(
@@ -201,6 +214,9 @@ class Worker:
             self._health,
             host="0.0.0.0",  # noqa: S104
             port=settings.port_for(self.service),
+            metrics=lambda: self._metrics.scrape(
+                redis, self._keys.request_queue(self.service), pool
+            ),
         )
         await self.health.start()
         await self._beat()
@@ -245,6 +261,7 @@ class Worker:
             logger.warning("heartbeat failed: {}", exc)
 
     async def _recover(self) -> None:
+        assert self._server is not None
         try:
             recoveries = await self._registry.recover_dead(self.service)
         except RedisError as exc:
@@ -258,9 +275,9 @@ class Worker:
                 sum(recovery.expired.values()),
             )
             for method, count in recovery.requeued.items():
-                self._stats.count(method, "redelivered", count)
+                self._stats.count(self._server.metric_label(method), "redelivered", count)
             for method, count in recovery.expired.items():
-                self._stats.count(method, "dropped_expired", count)
+                self._stats.count(self._server.metric_label(method), "dropped_expired", count)
 
     async def _purge(self) -> None:
         assert self.ctx is not None

@@ -29,10 +29,10 @@ from common.errors import (
     http_status,
 )
 from common.keys import Keys
+from common.logging import set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
-from common.rpc.stats import RpcStats
 from common.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
 from common.security.tokens import TokenVerifier
 from common.sessions import SessionCache
@@ -47,6 +47,7 @@ from gateway_app.rate_limits import register_rate_limits
 from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
+from gateway_app.routes_metrics import register_metrics_routes
 from gateway_app.routes_pages import register_pages_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.add_route(health, "/health", methods=["GET", "HEAD"])
     app.add_route(alive, "/health/live", methods=["GET", "HEAD"])
     app.add_route(services, "/services", methods=["GET", "HEAD"])
+    register_metrics_routes(app)
     register_rate_limits(app)
     register_sessions_routes(app)
     register_account_routes(app)
@@ -92,10 +94,11 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
     keys = Keys(settings.rpc_prefix)
     app.ctx.instance = new_instance_id(SERVICE)
+    set_instance(app.ctx.instance)
     app.ctx.redis = command_client(settings.redis_url, max_connections=32)
     app.ctx.blocking_redis = blocking_client(settings.redis_url, block_seconds=REPLY_BLOCK_SECONDS)
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.heartbeat_ttl)
-    app.ctx.stats = RpcStats()
+    app.ctx.stats = app.ctx.metrics.rpc
     app.ctx.rpc = RpcClient(
         app.ctx.redis,
         app.ctx.blocking_redis,

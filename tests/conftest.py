@@ -34,8 +34,8 @@ from common.db.pool import create_pool
 from common.db.queries import Queries
 from common.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.keys import Keys
+from common.metrics import WorkerMetrics
 from common.rpc.message import Request, now_ms
-from common.rpc.stats import RpcStats
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
 from common.worker import WorkerContext
@@ -268,7 +268,7 @@ async def worker_context(
         queries=queries,
         hasher=hasher,
         tokens=TokenSigner.from_settings(settings),
-        stats=RpcStats(),
+        metrics=WorkerMetrics("test"),
     )
     hasher.close()
 

@@ -9,6 +9,7 @@ import asyncpg
 from loguru import logger
 
 from common.audit import Audit, Recorded
+from common.db.batch_loader import BatchLoader
 from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import Conflict, NotFound
@@ -29,6 +30,7 @@ class UserService:
         self._ctx = ctx
         self._audit = Audit(ctx.redis, ctx.keys, ctx.queries)
         self._account = Account(ctx, self._audit)
+        self._profiles: BatchLoader[int, asyncpg.Record] = BatchLoader(self._load_profiles)
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -75,11 +77,16 @@ class UserService:
         return result
 
     async def profile(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        async with connection(self._ctx.pool) as conn:
-            row = await self._ctx.queries.one(conn, "get_user_profile", user_id=params["user_id"])
+        row = await self._profiles.load(params["user_id"])
         if row is None:
             raise NotFound("User not found")
         return {"user": public_user(row)}
+
+    async def _load_profiles(self, user_ids: list[int]) -> dict[int, asyncpg.Record]:
+        """Every profile asked for by the calls of one take, in one query."""
+        async with connection(self._ctx.pool) as conn:
+            rows = await self._ctx.queries.many(conn, "get_user_profiles", user_ids=user_ids)
+        return {row["id"]: row for row in rows}
 
 
 def build_methods(ctx: WorkerContext) -> Mapping[str, Method]:

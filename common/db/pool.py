@@ -38,6 +38,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection without asyncpg's reset query.
+
+    The default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``) is one more round trip and a PostgreSQL transaction on every
+    release: a quarter of a user worker's CPU under load, doubling the
+    server's transactions per request. These connections run only our named
+    queries, which leave no session state behind: no cursors, LISTEN or SET,
+    and the migration lock is released in a ``finally``. A transaction left
+    open is still rolled back: asyncpg does that before calling this.
+    """
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     """A pool sized by DB_POOL_MIN / DB_POOL_MAX.
 
@@ -52,6 +65,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         command_timeout=max(settings.rpc_timeout, 5.0),
         max_inactive_connection_lifetime=60,
         init=_init_connection,
+        reset=_keep_session,
     )
     return pool
 
@@ -76,9 +90,9 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """``pool.acquire()``, except that failing to hand the connection back does
     not fail the work done on it.
 
-    Releasing resets the connection; if PostgreSQL dropped it just after a
-    COMMIT, the reset fails, yet the transaction stands and its result must
-    reach the caller. The pool discards such a connection by itself.
+    Releasing rolls back a transaction left open; if PostgreSQL dropped the
+    connection just after a COMMIT, the release fails, yet the transaction
+    stands and its result must reach the caller. The pool discards such a connection by itself.
     """
     conn = await pool.acquire()
     try:

@@ -29,7 +29,7 @@ from common.rpc import scripts
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request, now_ms
 from common.rpc.registry import Registry
-from common.rpc.stats import RpcStats
+from common.rpc.stats import NO_METHOD, OK, TIMEOUT, RpcStats
 
 # How long one blocking pop of the reply list waits server-side.
 REPLY_BLOCK_SECONDS = 1.0
@@ -67,7 +67,8 @@ class RpcClient:
         self._default_timeout = default_timeout
         self._max_inflight = max_inflight
         self._max_queue_length = max_queue_length
-        self.stats = stats or RpcStats()
+        self.stats = stats or RpcStats(side="client")
+        self.stats.watch_in_flight(lambda: len(self._pending))
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._liveness: dict[str, tuple[float, bool]] = {}
         self._push = redis.register_script(scripts.PUSH_BOUNDED)
@@ -121,15 +122,17 @@ class RpcClient:
             deadline=deadline,
             headers={"request_id": request_id_var.get(), **(origin_var.get() or {})},
         )
-        self.stats.count(method, "calls")
+        started = time.perf_counter()
         try:
-            return await self._send_and_wait(request)
+            result = await self._send_and_wait(request)
         except DeadlineExceeded:
-            self.stats.count(method, "timeouts")
+            self.stats.finished(method, TIMEOUT, time.perf_counter() - started)
             raise
         except GatehouseError as exc:
-            self.stats.error(method, exc.code)
+            self.stats.finished(method, exc.code, time.perf_counter() - started)
             raise
+        self.stats.finished(method, OK, time.perf_counter() - started)
+        return result
 
     async def _send_and_wait(self, request: Request) -> Any:
         if request.remaining() <= 0:
@@ -222,12 +225,12 @@ class RpcClient:
             reply = Reply.decode(raw)
         except MalformedMessage as exc:
             logger.warning("dropped malformed reply: {}", exc)
-            self.stats.count("-", "malformed")
+            self.stats.count(NO_METHOD, "malformed")
             return
         future = self._pending.get(reply.id)
         if future is None or future.done():
             # Its caller gave up (deadline), or another copy already answered;
             # "-" when the id is unknown or long forgotten.
-            self.stats.count(self._gave_up.pop(reply.id, "-"), "late_replies")
+            self.stats.count(self._gave_up.pop(reply.id, NO_METHOD), "late_replies")
             return
         future.set_result(reply)

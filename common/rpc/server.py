@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -26,12 +27,13 @@ from common.keys import Keys
 from common.rpc import scripts
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request
-from common.rpc.stats import RpcStats
+from common.rpc.stats import NO_METHOD, OK, RpcStats
 
 TAKE_BLOCK_SECONDS = 1
 MAX_BACKOFF_SECONDS = 2.0
 # Reply lists of callers that went away must not live forever.
 REPLY_LIST_TTL_MS = 60_000
+UNKNOWN_METHOD = "unknown"
 
 
 class Handler(Protocol):
@@ -74,7 +76,8 @@ class RpcServer:
         self._processing = keys.processing(service, instance)
         self._methods = methods
         self._concurrency = concurrency
-        self.stats = stats or RpcStats()
+        self.stats = stats or RpcStats(side="server")
+        self.stats.watch_in_flight(lambda: len(self._tasks))
         self._take = redis.register_script(scripts.TAKE_BATCH)
         self._reply_and_acknowledge = redis.register_script(scripts.REPLY_AND_ACKNOWLEDGE)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,6 +89,11 @@ class RpcServer:
     @property
     def inflight(self) -> int:
         return len(self._tasks)
+
+    def metric_label(self, method: str) -> str:
+        """``method``, or one shared label for unknown names, so that a bad caller
+        cannot grow the metrics without bound."""
+        return method if method in self._methods else UNKNOWN_METHOD
 
     def stop(self) -> None:
         """Stop taking new requests; ``run`` returns once in-flight ones are answered."""
@@ -167,7 +175,7 @@ class RpcServer:
             request = Request.decode(raw)
         except MalformedMessage as exc:
             logger.warning("dropped malformed request on {}: {}", self._queue, exc)
-            self.stats.count("-", "malformed")
+            self.stats.count(NO_METHOD, "malformed")
             await self._forget(raw)
             return
         request_id_var.set(request.request_id)
@@ -184,15 +192,16 @@ class RpcServer:
             logger.info(
                 "dropped {} {}: deadline passed before it started", request.method, request.id
             )
-            self.stats.count(request.method, "dropped_expired")
+            self.stats.count(self.metric_label(request.method), "dropped_expired")
             await self._forget(raw)
             return
-        self.stats.count(request.method, "calls")
         reply = await self._execute(request)
         self._replies.add(_Outgoing(request, raw, reply.encode()))
 
     async def _execute(self, request: Request) -> Reply:
         method = self._methods.get(request.method)
+        name = self.metric_label(request.method)
+        started = time.perf_counter()
         try:
             if method is None:
                 raise UnknownMethod(f"{self.service} has no method {request.method!r}")
@@ -204,13 +213,13 @@ class RpcServer:
                     raise ValidationFailed(details=_as_details(exc.messages)) from None
             result = await method.handler(params, request)
         except GatehouseError as exc:
-            self.stats.error(request.method, exc.code)
+            self.stats.finished(name, exc.code, time.perf_counter() - started)
             return Reply.failure(request.id, exc)
         except Exception:
             logger.exception("{} failed", request.method)
-            self.stats.error(request.method, RemoteError.code)
+            self.stats.finished(name, RemoteError.code, time.perf_counter() - started)
             return Reply.failure(request.id, RemoteError())
-        self.stats.count(request.method, "ok")
+        self.stats.finished(name, OK, time.perf_counter() - started)
         return Reply.success(request.id, result)
 
     async def _forget(self, raw: bytes) -> None:

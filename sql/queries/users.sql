@@ -8,6 +8,11 @@ RETURNING id, username, email, created_at;
 -- name: get_user_profile^
 SELECT id, username, email, created_at FROM users WHERE id = :user_id;
 
+-- name: get_user_profiles
+-- Several profiles in one round trip: the user worker batches the
+-- user.profile calls of one take (common/db/batch_loader.py).
+SELECT id, username, email, created_at FROM users WHERE id = ANY(:user_ids);
+
 -- name: get_user_by_login^
 -- A login names a username or an email; both are unique case-insensitively.
 SELECT id, username, email, password_hash, created_at

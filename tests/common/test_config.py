@@ -439,3 +439,13 @@ def test_cors_origins_are_a_comma_separated_list() -> None:
 def test_cors_origins_must_be_origins(origin: str) -> None:
     with pytest.raises(ConfigError, match="CORS_ORIGINS"):
         Settings.from_env({"CORS_ORIGINS": origin})
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, "human"), ("json", "json"), ("JSON", "json")])
+def test_log_format_is_human_unless_json_is_asked(raw: str | None, expected: str) -> None:
+    assert Settings.from_env({} if raw is None else {"LOG_FORMAT": raw}).log_format == expected
+
+
+def test_an_unknown_log_format_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of human, json"):
+        Settings.from_env({"LOG_FORMAT": "xml"})

@@ -208,3 +208,42 @@ async def test_a_header_line_over_the_limit_is_431(server: HealthServer) -> None
     )
 
     assert_error(status, headers, body, 431, "request_header_fields_too_large")
+
+
+async def test_metrics_are_served_as_prometheus_text_when_given(check: Check) -> None:
+    async def metrics() -> bytes:
+        return b"# TYPE up gauge\nup 1.0\n"
+
+    health = HealthServer(check, host="127.0.0.1", port=0, metrics=metrics)
+    await health.start()
+    try:
+        status, headers, body = await exchange(health.port, request("GET", "/metrics"))
+    finally:
+        await health.close()
+
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain; version=")
+    assert body == b"# TYPE up gauge\nup 1.0\n"
+    assert check.calls == 0
+
+
+async def test_without_metrics_the_path_is_not_found(server: HealthServer) -> None:
+    status, _, _ = await exchange(server.port, request("GET", "/metrics"))
+
+    assert status == 404
+
+
+async def test_metrics_answer_head_and_refuse_other_methods(check: Check) -> None:
+    async def metrics() -> bytes:
+        return b"up 1.0\n"
+
+    health = HealthServer(check, host="127.0.0.1", port=0, metrics=metrics)
+    await health.start()
+    try:
+        head = await exchange(health.port, request("HEAD", "/metrics"))
+        post = await exchange(health.port, request("POST", "/metrics"))
+    finally:
+        await health.close()
+
+    assert (head[0], head[2]) == (200, b"")
+    assert_error(*post, 405, "method_not_allowed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import ipaddress
 import json
 import re
@@ -302,3 +303,32 @@ def parse_raw(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
     """Status, headers and JSON body of a raw HTTP answer."""
     status, headers, body = split_raw(answer)
     return status, headers, json.loads(body) if body else {}
+
+
+async def account_flow(client: httpx.AsyncClient, database_url: str, name: str) -> list[str]:
+    """Register, log in, read the profile, change the password, then fail a login.
+
+    Returns every secret the flow handled (passwords, the tokens, the password
+    and token hashes), for tests that look for them where they must not be.
+    """
+    password, new_password, wrong = (f"{kind}-{uuid.uuid4().hex}" for kind in "pnw")
+    assert (await register(client, name, password)).status_code == 201
+    logged_in = await login(client, name, password)
+    assert logged_in.status_code == 200, logged_in.text
+    token, refresh_token = logged_in.json()["token"], logged_in.json()["refresh_token"]
+    assert (await profile(client, token)).status_code == 200
+    old_hash = await password_hash_of(database_url, name)
+    changed = await change_password(client, token, password, new_password)
+    assert changed.status_code == 200, changed.text
+    assert (await login(client, name, wrong)).status_code == 401
+    return [
+        password,
+        new_password,
+        wrong,
+        token,
+        token.rsplit(".", 1)[1],
+        refresh_token,
+        hashlib.sha256(token.encode()).hexdigest(),
+        old_hash,
+        await password_hash_of(database_url, name),
+    ]

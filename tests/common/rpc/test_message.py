@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import os
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from common.errors import (
     UnknownMethod,
     ValidationFailed,
 )
-from common.rpc.message import VERSION, MalformedMessage, Reply, Request, now_ms
+from common.rpc.message import VERSION, MalformedMessage, Reply, Request, new_message_id, now_ms
 
 
 def make_request(**overrides: Any) -> Request:
@@ -83,6 +84,22 @@ def test_request_encodes_one_json_line_with_the_contract_fields() -> None:
 
 def test_requests_get_distinct_ids() -> None:
     assert len({make_request().id for _ in range(100)}) == 100
+
+
+def test_a_forked_child_numbers_its_messages_after_a_prefix_of_its_own() -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id, then leave without running pytest's cleanup
+        os.write(write_end, new_message_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read_end, 200).decode()
+    os.close(read_end)
+    os.close(write_end)
+    parent_ids = {new_message_id() for _ in range(1000)}
+    assert child_id not in parent_ids
+    assert {message_id[:16] for message_id in parent_ids} == {new_message_id()[:16]}
+    assert child_id[:16] != new_message_id()[:16]
 
 
 def test_request_without_headers_or_params_decodes_with_empty_ones() -> None:

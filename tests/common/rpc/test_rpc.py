@@ -299,11 +299,14 @@ async def test_the_handler_gets_the_loaded_params(harness: Harness, recorder: Re
 
 
 async def test_an_unknown_method(harness: Harness, recorder: Recorder) -> None:
-    await harness.server(recorder.methods())
+    server, _ = await harness.server(recorder.methods())
     client = await harness.client()
 
     with pytest.raises(UnknownMethod, match=r"svc\.nothing"):
         await client.call("svc.nothing", {})
+    # Counted under one shared label, so unknown names cannot grow the metrics.
+    assert server.stats.errors("unknown") == {"unknown_method": 1}
+    assert server.stats.get("svc.nothing", "calls") == 0
 
 
 async def test_no_registered_instance_raises_no_responders_at_once(harness: Harness) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram
 
 from common.security.passwords import PasswordHasher
 
@@ -122,3 +123,19 @@ async def test_a_wrong_password_on_a_cheaper_hash_takes_as_long_as_an_unknown_us
 
     ratio = statistics.median(wrong) / statistics.median(unknown)
     assert 0.5 <= ratio <= 2, (ratio, unknown, wrong)
+
+
+async def test_hash_and_verify_time_is_observed_by_operation() -> None:
+    registry = CollectorRegistry()
+    timing = Histogram("hash_seconds", "test", ["operation"], registry=registry)
+    hasher_with_timing = PasswordHasher(rounds=4, threads=1, timing=timing)
+    try:
+        hashed = await hasher_with_timing.hash("correct horse 1")
+        await hasher_with_timing.verify("correct horse 1", hashed)
+        await hasher_with_timing.verify("wrong horse 1", None)
+    finally:
+        hasher_with_timing.close()
+
+    assert registry.get_sample_value("hash_seconds_count", {"operation": "hash"}) == 1
+    assert registry.get_sample_value("hash_seconds_count", {"operation": "verify"}) == 2
+    assert (registry.get_sample_value("hash_seconds_sum", {"operation": "hash"}) or 0) > 0
