@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import dataclasses
 from typing import Any
 
 import asyncpg
 import pytest
-from redis.asyncio import Redis
 
-from common.config import Settings
 from common.db.queries import Queries
 from common.errors import NotFound
-from common.keys import Keys
 from common.rpc.message import Request, now_ms
-from common.rpc.stats import RpcStats
-from common.security.passwords import PasswordHasher
-from common.security.tokens import TokenSigner
 from common.worker import WorkerContext
 from user_app.service import UserService
 
@@ -38,24 +32,10 @@ class CountingQueries(Queries):
 
 @pytest.fixture
 def service_and_queries(
-    settings: Settings, pool: asyncpg.Pool, queries: Queries, redis: Redis, keys: Keys
-) -> Iterator[tuple[UserService, CountingQueries]]:
-    counting = CountingQueries(queries)
-    hasher = PasswordHasher(4, 1)
-    ctx = WorkerContext(
-        settings=settings,
-        service="user",
-        instance="user-test",
-        keys=keys,
-        redis=redis,
-        pool=pool,
-        queries=counting,
-        hasher=hasher,
-        tokens=TokenSigner.from_settings(settings),
-        stats=RpcStats(),
-    )
-    yield UserService(ctx), counting
-    hasher.close()
+    worker_context: WorkerContext,
+) -> tuple[UserService, CountingQueries]:
+    counting = CountingQueries(worker_context.queries)
+    return UserService(dataclasses.replace(worker_context, queries=counting)), counting
 
 
 def profile_request(user_id: int) -> Request:
