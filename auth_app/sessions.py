@@ -13,11 +13,9 @@ from common.audit import Audit, Recorded, public_event
 from common.db.pool import connection
 from common.errors import NotFound
 from common.rpc.message import Request
+from common.schemas import MAX_SESSION_ID
 from common.sessions import SessionEnder
 from common.worker import WorkerContext
-
-# Session ids are PostgreSQL integers; a larger number names no session.
-MAX_SESSION_ID = 2**31 - 1
 
 
 class SessionManagement:

@@ -22,8 +22,9 @@ from marshmallow import (
 
 from common.security.passwords import MAX_PASSWORD_BYTES
 
+_USERNAME_CHARS = r"[A-Za-z0-9_]{3,50}"
 # \A and \Z, not ^ and $: "$" also matches before a trailing newline.
-USERNAME = re.compile(r"\A[A-Za-z0-9_]{3,50}\Z")
+USERNAME = re.compile(rf"\A{_USERNAME_CHARS}\Z")
 MIN_PASSWORD_LENGTH = 8
 MAX_EMAIL_LENGTH = 100
 
@@ -76,6 +77,21 @@ def _username(*, required: bool = True) -> Text:
         validate=validate.Regexp(
             USERNAME, error="Must be 3-50 characters: letters, digits and underscores."
         ),
+        # For the API document: JSON Schema patterns are ECMA-262, without \A and \Z.
+        metadata={"pattern": f"^{_USERNAME_CHARS}$"},
+    )
+
+
+def _new_password() -> Text:
+    return Text(
+        required=True,
+        validate=validate_password,
+        metadata={
+            "minLength": MIN_PASSWORD_LENGTH,
+            "pattern": r"^(?=.*[A-Za-z])(?=.*\d)",
+            "description": f"At least {MIN_PASSWORD_LENGTH} characters with a letter and a digit;"
+            f" at most {MAX_PASSWORD_BYTES} bytes in UTF-8.",
+        },
     )
 
 
@@ -102,7 +118,7 @@ class _EmailNormalised(_Params):
 class RegisterParams(_EmailNormalised):
     username = _username()
     email = _email()
-    password = Text(required=True, validate=validate_password)
+    password = _new_password()
 
 
 class LoginParams(_Params):
@@ -134,13 +150,27 @@ class _Authenticated(_Params):
     session_id = fields.Integer(required=True, strict=True)
 
 
+# What a client never sends: the gateway adds these from the verified token.
+TOKEN_FIELDS = tuple(_Authenticated._declared_fields)
+
+
+def client_view(schema_cls: type[Schema]) -> Schema:
+    """``schema_cls`` as a client sends it over HTTP: without the token's fields.
+
+    The API document describes request bodies with this, so that the schema a
+    worker validates with stays the one source of the rules.
+    """
+    added = [name for name in TOKEN_FIELDS if name in schema_cls._declared_fields]
+    return schema_cls(exclude=added)
+
+
 class ProfileParams(_Authenticated):
     pass
 
 
 class ChangePasswordParams(_Authenticated):
     currentPassword = Text(required=True, validate=validate.Length(min=1, max=1024))
-    newPassword = Text(required=True, validate=validate_password)
+    newPassword = _new_password()
 
     @validates_schema
     def differs(self, data: dict[str, Any], **_: Any) -> None:
@@ -170,6 +200,10 @@ class LogoutParams(_Authenticated):
     scope = Text(load_default="local", validate=validate.OneOf(LOGOUT_SCOPES))
 
 
+# Session ids are PostgreSQL integers: a larger id names no session.
+MAX_SESSION_ID = 2**31 - 1
+
+
 class EndSessionParams(_Authenticated):
     """``target`` is the session to end; ``session_id`` the caller's own."""
 
@@ -186,7 +220,7 @@ class ForgotPasswordParams(_EmailNormalised):
 
 class ResetPasswordParams(_Params):
     token = _opaque_token()
-    newPassword = Text(required=True, validate=validate_password)
+    newPassword = _new_password()
 
 
 class UpdateProfileParams(_Authenticated, _EmailNormalised):

@@ -18,13 +18,25 @@ from sanic.response import HTTPResponse
 
 from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
-from common.errors import ClientClosed, ServiceUnavailable, http_status
+from common.errors import (
+    ClientClosed,
+    Conflict,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    http_status,
+)
 from common.keys import Keys
 from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
+from common.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
 from common.security.tokens import TokenVerifier
+from gateway_app import api_schemas as replies
+from gateway_app.api_doc import documented
 from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.client_ip import client_ip, user_agent
@@ -35,6 +47,7 @@ from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_metrics import register_metrics_routes
+from gateway_app.routes_pages import register_pages_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
 from gateway_app.verified_tokens import VerifiedTokens
 
@@ -74,6 +87,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_sessions_routes(app)
     register_account_routes(app)
     register_key_routes(app)
+    register_pages_routes(app)
     return app
 
 
@@ -156,6 +170,13 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     log_access(request.method, request.path, status, elapsed)
 
 
+@documented(
+    "Register a user; publishes user.created",
+    request=RegisterParams,
+    responses={201: replies.AccountReply},
+    errors=[Conflict, RateLimited],
+    rpc=True,
+)
 async def register(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("user.register", json_object(request))
     return json_response(
@@ -164,21 +185,46 @@ async def register(request: Request) -> HTTPResponse:
     )
 
 
+@documented(
+    "Log in with a username (or email) and password",
+    description="`username` may hold the username or the email; `email` works too.",
+    request=LoginParams,
+    responses={200: replies.LoginReply},
+    errors=[InvalidCredentials, RateLimited],
+    rpc=True,
+)
 async def login(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("auth.login", json_object(request))
     return token_answer(result, "Login successful")
 
 
+@documented(
+    "Change the password; ends every session of the user, this one included",
+    request=client_view(ChangePasswordParams),
+    responses={200: replies.MessageReply},
+    errors=[InvalidCredentials],
+    auth=True,
+)
 async def change_password(request: Request) -> HTTPResponse:
     await call_as_caller(request, "auth.change_password", body=True)
     return json_response({"success": True, "message": "Password changed successfully"})
 
 
+@documented(
+    "The caller's profile",
+    responses={200: replies.ProfileReply},
+    errors=[NotFound, InvalidToken],
+    auth=True,
+)
 async def profile(request: Request) -> HTTPResponse:
     result = await call_as_caller(request, "user.profile")
     return json_response({"success": True, "user": result["user"]})
 
 
+@documented(
+    "Health of the gateway and its dependencies",
+    responses={200: replies.HealthReply, 503: replies.HealthReply},
+)
 async def health(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     dependencies: dict[str, dict[str, Any]] = {}
@@ -204,11 +250,17 @@ async def health(request: Request) -> HTTPResponse:
     return json_response(body, status=200 if healthy else 503)
 
 
+@documented("Liveness: the process answers", responses={200: replies.AliveReply})
 async def alive(request: Request) -> HTTPResponse:
     """Liveness for orchestrators: the process answers, whatever its dependencies."""
     return json_response({"status": "alive"})
 
 
+@documented(
+    "Live service instances from the registry",
+    responses={200: replies.ServicesReply},
+    errors=[ServiceUnavailable],
+)
 async def services(request: Request) -> HTTPResponse:
     try:
         instances = await request.app.ctx.registry.live_instances()

@@ -7,6 +7,16 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from common.errors import Conflict, InvalidCredentials, InvalidResetToken, RateLimited
+from common.schemas import (
+    DeleteAccountParams,
+    ForgotPasswordParams,
+    ResetPasswordParams,
+    UpdateProfileParams,
+    client_view,
+)
+from gateway_app import api_schemas as replies
+from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.responses import json_response
@@ -17,6 +27,13 @@ FORGOT_ANSWER = {
 }
 
 
+@documented(
+    "Change the caller's username and/or email",
+    request=client_view(UpdateProfileParams),
+    responses={200: replies.AccountReply},
+    errors=[Conflict],
+    auth=True,
+)
 async def update_profile(request: Request) -> HTTPResponse:
     result = await call_as_caller(request, "user.update_profile", body=True)
     return json_response(
@@ -25,16 +42,37 @@ async def update_profile(request: Request) -> HTTPResponse:
     )
 
 
+@documented(
+    "Delete the caller's account (asks for the password)",
+    request=client_view(DeleteAccountParams),
+    responses={204: NO_CONTENT},
+    errors=[InvalidCredentials],
+    auth=True,
+)
 async def delete_account(request: Request) -> HTTPResponse:
     await call_as_caller(request, "user.delete", body=True)
     return HTTPResponse(status=204)
 
 
+@documented(
+    "Send a password reset token to the email, if it has an account",
+    request=ForgotPasswordParams,
+    responses={202: replies.MessageReply},
+    errors=[RateLimited],
+    rpc=True,
+)
 async def forgot_password(request: Request) -> HTTPResponse:
     await request.app.ctx.rpc.call("auth.forgot_password", json_object(request))
     return json_response(FORGOT_ANSWER, status=202)
 
 
+@documented(
+    "Set a new password with a reset token; ends every session",
+    request=ResetPasswordParams,
+    responses={200: replies.MessageReply},
+    errors=[InvalidResetToken, RateLimited],
+    rpc=True,
+)
 async def reset_password(request: Request) -> HTTPResponse:
     await request.app.ctx.rpc.call("auth.reset_password", json_object(request))
     return json_response({"success": True, "message": "Password reset; log in again"})

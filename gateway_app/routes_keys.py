@@ -14,6 +14,8 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from common.config import Settings
+from gateway_app.api_doc import documented
+from gateway_app.api_schemas import JwksReply
 from gateway_app.responses import json_response
 
 JWKS_PATH = "/.well-known/jwks.json"
@@ -23,6 +25,7 @@ def register_key_routes(app: Sanic[Any, Any]) -> None:
     app.add_route(jwks, JWKS_PATH, methods=["GET"])
 
 
+@documented("Public keys that verify our tokens (JWK Set)", responses={200: JwksReply})
 async def jwks(request: Request) -> HTTPResponse:
     settings: Settings = request.app.ctx.settings
     return json_response(

@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse, raw
 
 from common.metrics import CONTENT_TYPE, render
 from common.rpc.stats import LATENCY_BUCKETS, RpcStats
+from gateway_app.api_doc import Content, documented
 
 UNMATCHED_ROUTE = "unmatched"
 
@@ -69,6 +70,10 @@ async def _observe(request: Request, response: HTTPResponse) -> None:
     )
 
 
+@documented(
+    "Prometheus metrics of this gateway process (text format)",
+    responses={200: Content(("text/plain",))},
+)
 async def metrics(request: Request) -> HTTPResponse:
     """The process's metrics in the Prometheus text format."""
     return raw(render(request.app.ctx.metrics.registry), content_type=CONTENT_TYPE)

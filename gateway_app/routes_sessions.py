@@ -7,6 +7,10 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from common.errors import InvalidToken, NotFound, RateLimited
+from common.schemas import MAX_SESSION_ID, AuditParams, LogoutParams, RefreshParams, client_view
+from gateway_app import api_schemas as replies
+from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller
 from gateway_app.body import json_object
 from gateway_app.responses import json_response
@@ -37,26 +41,55 @@ def with_query(request: Request, params: dict[str, Any], name: str) -> dict[str,
     return params | {name: values[0] if len(values) == 1 else values}
 
 
+@documented(
+    "Trade a refresh token for a new pair (the old one is spent)",
+    request=RefreshParams,
+    responses={200: replies.LoginReply},
+    errors=[InvalidToken, RateLimited],
+    rpc=True,
+)
 async def refresh(request: Request) -> HTTPResponse:
     result = await request.app.ctx.rpc.call("auth.refresh", json_object(request))
     return token_answer(result, "Token refreshed")
 
 
+@documented(
+    "End this session (scope=local), the others, or all of them",
+    query=client_view(LogoutParams),
+    responses={204: NO_CONTENT},
+    auth=True,
+)
 async def logout(request: Request) -> HTTPResponse:
     await call_as_caller(request, "auth.logout", extra=with_query(request, {}, "scope"))
     return no_content()
 
 
+@documented("The caller's live sessions", responses={200: replies.SessionsReply}, auth=True)
 async def list_sessions(request: Request) -> HTTPResponse:
     result = await call_as_caller(request, "auth.sessions")
     return json_response({"success": True, "sessions": result["sessions"]})
 
 
+@documented(
+    "End one of the caller's sessions",
+    responses={204: NO_CONTENT},
+    errors=[NotFound],
+    auth=True,
+)
 async def end_session(request: Request, target: int) -> HTTPResponse:
+    if not 0 < target <= MAX_SESSION_ID:
+        # Not a session of anyone's; past 64 bits it could not even be sent to the worker.
+        raise NotFound("Session not found")
     await call_as_caller(request, "auth.end_session", extra={"target": target})
     return no_content()
 
 
+@documented(
+    "The caller's recent audit events, newest first",
+    query=client_view(AuditParams),
+    responses={200: replies.AuditReply},
+    auth=True,
+)
 async def audit(request: Request) -> HTTPResponse:
     result = await call_as_caller(request, "auth.audit", extra=with_query(request, {}, "limit"))
     return json_response({"success": True, "events": result["events"]})

@@ -289,7 +289,7 @@ async def test_wrong_current_password_changes_nothing(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
+        ("GET", "/accounts"),  # "/" is the account page
         ("GET", "/api"),
         ("GET", "/api/users"),
         ("POST", "/api/users/registerx"),
