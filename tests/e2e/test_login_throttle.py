@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from common.config import Settings
 from tests.conftest import Servers
 from tests.e2e.conftest import running_stack
 from tests.e2e.helpers import assert_error, client_at, email_for, login, register
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, full_stack
 
 WRONG = "wrong-guess-1"
 # Small limits so that tests reach them quickly: free failures per scope, and
@@ -171,3 +172,22 @@ async def test_concurrent_guesses_stop_at_the_limit_and_right_passwords_all_get_
     assert [answer.status_code for answer in rights] == [200] * 10
     # The pair's limit is 3: the other guesses waited for those in flight, then were refused.
     assert sorted(answer.status_code for answer in guesses) == [401] * 3 + [429] * 7
+
+
+async def test_throttling_is_on_by_default(
+    stack_factory: Callable[..., Stack], unique: Callable[[str], str]
+) -> None:
+    """Keycloak ships brute-force protection switched off; ours needs no setting.
+
+    The suite's base environment lifts the limits for everyone else; blank
+    values here mean "not set", so the stack runs with the documented defaults.
+    """
+    stack = full_stack(
+        stack_factory(LOGIN_MAX_FAILURES="", LOGIN_IP_MAX_FAILURES="", LOGIN_PAIR_MAX_FAILURES="")
+    )
+    name = unique("default")
+    async with client_at(stack.url, "127.0.0.91") as guesser:
+        assert (await register(guesser, name)).status_code == 201
+        await fail(guesser, name, Settings.from_env({}).login_throttle.pair.max_failures)
+
+        assert await retry_after(await login(guesser, name)) >= 1
