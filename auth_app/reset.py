@@ -148,11 +148,8 @@ class PasswordReset:
             await self._audit.record(
                 conn, request, "user.password_reset", user_id=user_id, into=recorded
             )
-            ended = await ctx.queries.many(
-                conn, "end_user_sessions", user_id=user_id, reason="reset"
-            )
-            count = await self._ender.ended(
-                conn, request, ended, user_id=user_id, reason="reset", into=recorded
+            count = await self._ender.end_all(
+                conn, ctx.queries, request, user_id=user_id, reason="reset", into=recorded
             )
             return {"sessions_ended": count}
 

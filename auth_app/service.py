@@ -19,9 +19,10 @@ from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
 from auth_app.throttle import LoginThrottle, account_subject
 from common.audit import Audit, Recorded
+from common.credentials import verify_own_password
 from common.db.idempotency import run_once
 from common.db.pool import connection
-from common.errors import InvalidCredentials, InvalidToken, RateLimited
+from common.errors import InvalidCredentials, RateLimited
 from common.rpc.message import Request
 from common.rpc.server import Method
 from common.schemas import (
@@ -138,12 +139,12 @@ class AuthService:
     async def _change_password(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         user_id = params["user_id"]
-        async with connection(ctx.pool) as conn:
-            user = await ctx.queries.one(conn, "get_user_credentials", user_id=user_id)
-        if user is None:
-            raise InvalidToken("The token's user no longer exists")
-        if not await ctx.hasher.verify(params["currentPassword"], user["password_hash"]):
-            raise InvalidCredentials("Current password is incorrect")
+        user = await verify_own_password(
+            ctx,
+            user_id=user_id,
+            password=params["currentPassword"],
+            wrong="Current password is incorrect",
+        )
         new_hash = await ctx.hasher.hash(params["newPassword"])
 
         recorded = Recorded()
@@ -161,11 +162,8 @@ class AuthService:
             await self._audit.record(
                 conn, request, "user.password_changed", user_id=user_id, into=recorded
             )
-            ended = await ctx.queries.many(
-                conn, "end_user_sessions", user_id=user_id, reason="change"
-            )
-            count = await self._ender.ended(
-                conn, request, ended, user_id=user_id, reason="change", into=recorded
+            count = await self._ender.end_all(
+                conn, ctx.queries, request, user_id=user_id, reason="change", into=recorded
             )
             return {"sessions_ended": count}
 

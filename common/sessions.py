@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.audit import Audit, Recorded
+from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.keys import Keys
 from common.rpc.message import Request
@@ -87,3 +88,17 @@ class SessionEnder:
         except RedisError as exc:
             raise ServiceUnavailable("Session store unreachable") from exc
         return len(rows)
+
+    async def end_all(
+        self,
+        conn: asyncpg.Connection,
+        queries: Queries,
+        request: Request,
+        *,
+        user_id: int,
+        reason: str,
+        into: Recorded,
+    ) -> int:
+        """End every live session of ``user_id`` (PostgreSQL, audit trail, Redis); how many."""
+        rows = await queries.many(conn, "end_user_sessions", user_id=user_id, reason=reason)
+        return await self.ended(conn, request, rows, user_id=user_id, reason=reason, into=into)

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 
 from common.audit import Audit, Recorded
+from common.credentials import verify_own_password
 from common.db.idempotency import run_once
-from common.db.pool import connection
 from common.errors import Conflict, InvalidCredentials, InvalidToken
 from common.rpc.message import Request
 from common.sessions import SessionCache, SessionEnder
@@ -74,23 +74,17 @@ class Account:
     async def _delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         user_id = params["user_id"]
-        async with connection(ctx.pool) as conn:
-            user = await ctx.queries.one(conn, "get_user_credentials", user_id=user_id)
-        if user is None:
-            raise InvalidToken("The token's user no longer exists")
-        if not await ctx.hasher.verify(params["password"], user["password_hash"]):
-            raise InvalidCredentials("Password is incorrect")
+        user = await verify_own_password(
+            ctx, user_id=user_id, password=params["password"], wrong="Password is incorrect"
+        )
         recorded = Recorded()
 
         async def remove(conn: asyncpg.Connection) -> dict[str, Any]:
             locked = await ctx.queries.one(conn, "lock_user_credentials", user_id=user_id)
             if locked is None or locked["password_hash"] != user["password_hash"]:
                 raise InvalidCredentials("Password was changed concurrently; try again")
-            ended = await ctx.queries.many(
-                conn, "end_user_sessions", user_id=user_id, reason="deletion"
-            )
-            count = await self._ender.ended(
-                conn, request, ended, user_id=user_id, reason="deletion", into=recorded
+            count = await self._ender.end_all(
+                conn, ctx.queries, request, user_id=user_id, reason="deletion", into=recorded
             )
             await self._audit.record(
                 conn,
