@@ -20,6 +20,9 @@ MAX_USER_AGENT_LENGTH = 256
 
 def client_ip(peer: str, forwarded_for: Iterable[str], trusted: TrustedProxies) -> str:
     """The client's address, given the socket peer and every X-Forwarded-For header."""
+    if not trusted:
+        # No proxies configured (the default): the peer, with no parsing per request.
+        return peer
     address = _parse(peer)
     if address is None or not _is_trusted(address, trusted):
         return peer
@@ -40,6 +43,8 @@ def user_agent(header: str | None) -> str | None:
     """The User-Agent, printable and bounded, for the sessions list and the audit trail."""
     if not header:
         return None
+    if header.isprintable():
+        return header[:MAX_USER_AGENT_LENGTH]
     printable = "".join(char for char in header if char.isprintable())
     return printable[:MAX_USER_AGENT_LENGTH] or None
 
