@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -186,54 +187,66 @@ class Worker:
             )
 
     async def _start(self) -> None:
+        """Open every resource; if any step fails, close what was opened before it."""
         settings = self.settings
         queries = Queries.load()
-        pool = await wait_for_pool(settings)
-        async with pool.acquire() as conn:
-            if not settings.is_production:
-                await migrate(conn, queries)
-            await queries.check(conn)
-        redis = command_client(settings.redis_url)
-        self._blocking_redis = blocking_client(settings.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
-        self.ctx = WorkerContext(
-            settings=settings,
-            service=self.service,
-            instance=self.instance,
-            keys=self._keys,
-            redis=redis,
-            pool=pool,
-            queries=queries,
-            hasher=PasswordHasher(
+        async with contextlib.AsyncExitStack() as opened:
+            pool = await wait_for_pool(settings)
+            opened.push_async_callback(pool.close)
+            async with pool.acquire() as conn:
+                if not settings.is_production:
+                    await migrate(conn, queries)
+                await queries.check(conn)
+            redis = command_client(settings.redis_url)
+            opened.push_async_callback(redis.aclose)
+            blocking_redis = blocking_client(settings.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
+            opened.push_async_callback(blocking_redis.aclose)
+            hasher = PasswordHasher(
                 settings.bcrypt_rounds,
                 settings.password_threads,
                 timing=self._metrics.password_seconds,
-            ),
-            tokens=self._tokens,
-            metrics=self._metrics,
-        )
-        self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
-        self._server = RpcServer(
-            redis,
-            self._blocking_redis,
-            self._keys,
-            self.service,
-            self.instance,
-            {
-                name: _answer_503_when_database_down(m)
-                for name, m in self._build_methods(self.ctx).items()
-            },
-            concurrency=settings.worker_concurrency,
-            stats=self._stats,
-        )
-        self.health = HealthServer(
-            self._health,
-            host="0.0.0.0",  # noqa: S104
-            port=settings.port_for(self.service),
-            metrics=lambda: self._metrics.scrape(
-                redis, self._keys.request_queue(self.service), pool
-            ),
-        )
-        await self.health.start()
+            )
+            opened.callback(hasher.close)
+            ctx = WorkerContext(
+                settings=settings,
+                service=self.service,
+                instance=self.instance,
+                keys=self._keys,
+                redis=redis,
+                pool=pool,
+                queries=queries,
+                hasher=hasher,
+                tokens=self._tokens,
+                metrics=self._metrics,
+            )
+            self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
+            self._server = RpcServer(
+                redis,
+                blocking_redis,
+                self._keys,
+                self.service,
+                self.instance,
+                {
+                    name: _answer_503_when_database_down(m)
+                    for name, m in self._build_methods(ctx).items()
+                },
+                concurrency=settings.worker_concurrency,
+                stats=self._stats,
+            )
+            self.ctx, self._blocking_redis = ctx, blocking_redis
+            health = HealthServer(
+                self._health,
+                host="0.0.0.0",  # noqa: S104
+                port=settings.port_for(self.service),
+                metrics=lambda: self._metrics.scrape(
+                    redis, self._keys.request_queue(self.service), pool
+                ),
+            )
+            await health.start()
+            opened.push_async_callback(health.close)
+            # Started: from here on _close owns all of it.
+            opened.pop_all()
+        self.health = health
         await self._beat()
 
     async def _close(self, *, leave: bool) -> None:

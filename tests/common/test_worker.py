@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -215,3 +216,33 @@ async def test_a_second_stop_during_the_drain_ends_it_at_once(
     await _abandoned_on_stop(
         start_worker, redis, keys, stop_twice, STOP_SLACK_SECONDS, DRAIN_TIMEOUT="120s"
     )
+
+
+async def test_a_failed_start_closes_what_it_opened(
+    settings_factory: Callable[..., Settings], migrated: str, pool: Any
+) -> None:
+    """A worker whose health port is taken exits with the error and leaves no
+    database connection behind (a leaked pool would also warn at collection)."""
+
+    async def connections() -> int:
+        async with pool.acquire() as conn:
+            count: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        return count
+
+    before = await connections()
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = Worker(settings_factory(AUTH_HEALTH_PORT=str(port)), SERVICE, Gate().methods)
+        with pytest.raises(OSError, match="address already in use"):
+            await worker.run(install_signal_handlers=False)
+
+    # The pool's connections end as the server notices: allow it a moment.
+    for _ in range(100):
+        if await connections() <= before:
+            break
+        await asyncio.sleep(0.05)
+    assert await connections() <= before

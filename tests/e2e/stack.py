@@ -8,6 +8,7 @@ files that are printed when a test fails.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,28 @@ STARTUP_SECONDS = 20.0
 APP_MODULES = {"gateway": "gateway_app", "user": "user_app", "auth": "auth_app"}
 
 
+# Listening ports for the processes tests start: below Linux's default range of
+# ports for outgoing connections (32768-60999), so that no client socket of
+# this machine can take one between the test picking it and the process
+# binding it, and never the same one twice in a run.
+_LISTEN_PORTS = range(20_000, 32_000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, not handed out before in this run."""
+    for _ in range(1000):
+        port = random.choice(_LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # noqa: S104 - as the processes bind
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 # honcho numbers the ports of a Procfile's process types from the base by 100s.
