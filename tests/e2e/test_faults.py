@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,7 +56,14 @@ class Load:
         self._workers = workers
         self._stop = asyncio.Event()
         self.results: list[tuple[str, int]] = []
+        # (monotonic start, status) of each call, to tell calls made during an
+        # outage from calls that were in flight when it began.
+        self.timed: list[tuple[float, int]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def made_between(self, begin: float, end: float) -> Counter[int]:
+        """Statuses of the calls that started in [begin, end) and have answered."""
+        return Counter(status for started, status in self.timed if begin <= started < end)
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._loop(n)) for n in range(self._workers)]
@@ -70,10 +78,12 @@ class Load:
         while not self._stop.is_set():
             name = f"{self._stem}{RUN_ID}_{worker}_{sequence}"
             sequence += 1
+            started = time.monotonic()
             try:
                 self.results.append(await register(self._client, name))
             except httpx.TransportError:
                 self.results.append((name, 0))
+            self.timed.append((started, self.results[-1][1]))
             await asyncio.sleep(0.01)
 
 
@@ -159,10 +169,14 @@ async def test_redis_restart_under_load(
         load.start()
         await asyncio.sleep(1.0)
         own_redis.kill()
-        await asyncio.sleep(0.5)
-        during = Counter(status for _, status in load.results[-8:])
+        down = time.monotonic()
+        # Longer than RPC_TIMEOUT, so that loops held by a call in flight at the
+        # kill (504 at its deadline) also make calls during the outage.
+        await asyncio.sleep(2.5)
         health_during = (await client.get("/health")).status_code
-        await asyncio.sleep(1.0)
+        # Calls made while Redis is down answer at once; calls in flight when it
+        # went down may wait for their deadline (504), which is theirs to do.
+        during = load.made_between(down, time.monotonic())
         own_redis.start()
         await asyncio.sleep(0.5)
         await until_registration_succeeds(client, "afterredis_")
@@ -176,6 +190,7 @@ async def test_redis_restart_under_load(
     )
     assert all(process.running() for process in stack.processes)
     assert set(statuses) <= {201, 503, 504}
+    assert during, "no call was made during the outage"
     assert set(during) <= {503}, "calls during the outage must fail fast with 503"
     assert health_during == 503
     assert {name for name, status in results if status == 201} <= created
@@ -203,9 +218,10 @@ async def test_postgres_restart_under_load(
         load.start()
         await asyncio.sleep(1.0)
         own_postgres.stop()
+        down = time.monotonic()
         await asyncio.sleep(1.0)
-        during = Counter(status for _, status in load.results[-8:])
         worker_health_during = (await client.get(f"{user_worker.url}/health")).status_code
+        during = load.made_between(down, time.monotonic())
         own_postgres.start()
         await until_registration_succeeds(client, "afterpg_")
         await asyncio.sleep(1.0)
@@ -220,6 +236,7 @@ async def test_postgres_restart_under_load(
     )
     assert all(process.running() for process in stack.processes)
     assert set(statuses) <= {201, 503, 504}
+    assert during, "no call was made during the outage"
     assert set(during) <= {503}, "calls during the outage must fail fast with 503"
     assert worker_health_during == 503
     assert worker_health_after == 200
