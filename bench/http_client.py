@@ -7,6 +7,7 @@ HTTP benchmark measure httpx, not the gateway.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -98,3 +99,16 @@ async def drive(
     await asyncio.gather(*(loop() for _ in range(connections)))
     result.seconds = time.perf_counter() - began
     return result
+
+
+FLOW_TABLE_HEADER = (
+    f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}"
+)
+
+
+def flow_table_row(name: str, in_flight: int, load: LoadResult) -> str:
+    """One row of the per-flow tables of ``bench.http_flows`` and ``bench.session_flows``."""
+    latencies = sorted(load.latencies)
+    p50 = statistics.median(latencies) * 1000
+    p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
+    return f"{name:>10} {in_flight:>9} {load.rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {load.errors:>7}"

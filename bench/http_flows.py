@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import tempfile
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
-from bench.http_client import KeepAliveClient, drive
+from bench.http_client import FLOW_TABLE_HEADER, KeepAliveClient, drive, flow_table_row
 from bench.scratch import scratch_database
 from common import json_codec
 from tests.e2e.stack import Stack, full_stack
@@ -53,14 +52,10 @@ async def run(port: int, levels: list[int], seconds: float) -> None:
     def profile(client: KeepAliveClient, n: int) -> Awaitable[tuple[int, bytes]]:
         return client.request("GET", "/api/users/profile", token=token)
 
-    print(f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    print(FLOW_TABLE_HEADER)
     for name, call in (("register", register), ("login", log_in), ("profile", profile)):
         for level in levels:
-            load = await drive(call, port, level, seconds)
-            rate, latencies, errors = load.rate, sorted(load.latencies), load.errors
-            p50 = statistics.median(latencies) * 1000
-            p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
-            print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")
+            print(flow_table_row(name, level, await drive(call, port, level, seconds)))
 
 
 def main() -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import tempfile
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
 
-from bench.http_client import Call, KeepAliveClient, drive
+from bench.http_client import FLOW_TABLE_HEADER, Call, KeepAliveClient, drive, flow_table_row
 from bench.http_flows import PASSWORD
 from bench.scratch import scratch_database
 from common import json_codec
@@ -63,15 +62,11 @@ async def run(port: int, levels: list[int], seconds: float) -> None:
         ("sessions", sessions),
         ("audit", audit),
     )
-    print(f"{'flow':>10} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+    print(FLOW_TABLE_HEADER)
     for name, call in flows:
         for level in levels:
             chains.clear()
-            load = await drive(call, port, level, seconds)
-            rate, latencies, errors = load.rate, sorted(load.latencies), load.errors
-            p50 = statistics.median(latencies) * 1000
-            p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000
-            print(f"{name:>10} {level:>9} {rate:>8.0f} {p50:>8.1f} {p95:>8.1f} {errors:>7}")
+            print(flow_table_row(name, level, await drive(call, port, level, seconds)))
 
 
 def main() -> None:
@@ -89,6 +84,8 @@ def main() -> None:
                 "JWT_SECRET": "bench-" + "x" * 40,
                 "BCRYPT_ROUNDS": "10",
                 "LOG_LEVEL": "WARNING",
+                # Every request comes from this one address: measure the flows, not the limit.
+                "RATE_LIMIT_REFRESH": "off",
             },
             Path(tempfile.mkdtemp(prefix="gatehouse-sessions-")),
         )
