@@ -25,12 +25,12 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from common import json_codec
-from common.audit import Audit, Recorded
+from common.accounts.audit import Audit, Recorded
+from common.accounts.sessions import SessionCache, SessionEnder
 from common.db.pool import connection
 from common.errors import InvalidToken
 from common.rpc.message import Request
 from common.security.opaque_tokens import new_token, seal, token_hash, unseal
-from common.sessions import SessionCache, SessionEnder
 from common.worker import WorkerContext
 
 TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)

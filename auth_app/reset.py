@@ -22,13 +22,13 @@ import asyncpg
 from loguru import logger
 
 from auth_app.mailer import ResetSender, sender_for
-from common.audit import Audit, Recorded
+from common.accounts.audit import Audit, Recorded
+from common.accounts.sessions import SessionEnder
 from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import InvalidResetToken
 from common.rpc.message import Request
 from common.security.opaque_tokens import new_token, token_hash
-from common.sessions import SessionEnder
 from common.worker import WorkerContext
 
 SEND_ATTEMPTS = 3

@@ -18,14 +18,9 @@ from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
 from auth_app.throttle import LoginThrottle, account_subject
-from common.audit import Audit, Recorded
-from common.credentials import verify_own_password
-from common.db.idempotency import run_once
-from common.db.pool import connection
-from common.errors import InvalidCredentials, RateLimited
-from common.rpc.message import Request
-from common.rpc.server import Method
-from common.schemas import (
+from common.accounts.audit import Audit, Recorded
+from common.accounts.credentials import verify_own_password
+from common.accounts.schemas import (
     AuditParams,
     ChangePasswordParams,
     EndSessionParams,
@@ -37,8 +32,13 @@ from common.schemas import (
     ResetPasswordParams,
     SessionParams,
 )
+from common.accounts.sessions import SessionCache, SessionEnder
+from common.db.idempotency import run_once
+from common.db.pool import connection
+from common.errors import InvalidCredentials, RateLimited
+from common.rpc.message import Request
+from common.rpc.server import Method
 from common.security.opaque_tokens import token_hash
-from common.sessions import SessionCache, SessionEnder
 from common.worker import WorkerContext
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.audit import Audit, Recorded, public_event
+from common.accounts.audit import Audit, Recorded, public_event
+from common.accounts.schemas import MAX_SESSION_ID
+from common.accounts.sessions import SessionEnder
 from common.db.pool import connection
 from common.errors import NotFound
 from common.rpc.message import Request
-from common.schemas import MAX_SESSION_ID
-from common.sessions import SessionEnder
 from common.worker import WorkerContext
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.procstat import cpu_seconds
 from bench.scratch import scratch_database
-from common.embedded import EmbeddedRedis
+from common.ops.embedded import EmbeddedRedis
 from tests.e2e.stack import Stack, free_port, full_stack
 
 

@@ -1,7 +1,7 @@
 """The bodies the gateway answers, as marshmallow schemas for the API document.
 
 Request bodies are documented from the schemas the workers validate with
-(``common.schemas``); these describe what comes back, in the seed's shapes.
+(``common.accounts.schemas``); these describe what comes back, in the seed's shapes.
 They are only read by the document builder: handlers build plain dicts.
 """
 

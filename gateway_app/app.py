@@ -16,6 +16,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import RequestCancelled
 from sanic.response import HTTPResponse
 
+from common.accounts.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
 from common.config import Settings
 from common.context import accept_request_id, origin_var, request_id_var
 from common.errors import (
@@ -33,7 +34,6 @@ from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
-from common.schemas import ChangePasswordParams, LoginParams, RegisterParams, client_view
 from common.security.tokens import TokenVerifier
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented

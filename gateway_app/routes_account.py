@@ -7,14 +7,14 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from common.errors import Conflict, InvalidCredentials, InvalidResetToken, RateLimited
-from common.schemas import (
+from common.accounts.schemas import (
     DeleteAccountParams,
     ForgotPasswordParams,
     ResetPasswordParams,
     UpdateProfileParams,
     client_view,
 )
+from common.errors import Conflict, InvalidCredentials, InvalidResetToken, RateLimited
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller

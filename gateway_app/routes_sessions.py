@@ -7,8 +7,14 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from common.accounts.schemas import (
+    MAX_SESSION_ID,
+    AuditParams,
+    LogoutParams,
+    RefreshParams,
+    client_view,
+)
 from common.errors import InvalidToken, NotFound, RateLimited
-from common.schemas import MAX_SESSION_ID, AuditParams, LogoutParams, RefreshParams, client_view
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller

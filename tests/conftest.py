@@ -32,9 +32,9 @@ from common.config import DEFAULT_RATE_LIMITS, Settings
 from common.db.migrations import migrate
 from common.db.pool import create_pool
 from common.db.queries import Queries
-from common.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.keys import Keys
 from common.metrics import WorkerMetrics
+from common.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from common.rpc.message import Request, now_ms
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from common.up import PROJECT_ROOT
+from common.ops.up import PROJECT_ROOT
 
 
 def dev(*args: str) -> subprocess.CompletedProcess[str]:

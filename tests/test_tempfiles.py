@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from common.up import PROJECT_ROOT
+from common.ops.up import PROJECT_ROOT
 from tests.conftest import scratch_folder
 
 # Tests that use tmp_path, the session's servers and the database.
 SAMPLE = [
-    "tests/common/test_datafolder.py",
+    "tests/common/ops/test_datafolder.py",
     "tests/common/test_worker.py::test_a_busy_worker_answers_what_it_took_then_stops",
 ]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import asyncpg
 
-from common.audit import Audit, Recorded
-from common.credentials import verify_own_password
+from common.accounts.audit import Audit, Recorded
+from common.accounts.credentials import verify_own_password
+from common.accounts.sessions import SessionCache, SessionEnder
 from common.db.idempotency import run_once
 from common.errors import Conflict, InvalidCredentials, InvalidToken
 from common.rpc.message import Request
-from common.sessions import SessionCache, SessionEnder
 from common.worker import WorkerContext
 
 PROFILE_FIELDS = ("username", "email")

@@ -8,19 +8,19 @@ from typing import Any
 import asyncpg
 from loguru import logger
 
-from common.audit import Audit, Recorded
+from common.accounts.audit import Audit, Recorded
+from common.accounts.schemas import (
+    DeleteAccountParams,
+    ProfileParams,
+    RegisterParams,
+    UpdateProfileParams,
+)
 from common.db.batch_loader import BatchLoader
 from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import Conflict, NotFound
 from common.rpc.message import Request
 from common.rpc.server import Method
-from common.schemas import (
-    DeleteAccountParams,
-    ProfileParams,
-    RegisterParams,
-    UpdateProfileParams,
-)
 from common.worker import WorkerContext
 from user_app.account import Account, public_user
 

@@ -10,8 +10,8 @@ from loguru import logger
 
 from auth_app import reset as reset_module
 from auth_app.reset import PasswordReset
-from common.audit import Audit
-from common.sessions import SessionCache, SessionEnder
+from common.accounts.audit import Audit
+from common.accounts.sessions import SessionCache, SessionEnder
 from common.worker import WorkerContext
 from tests.conftest import rpc_request
 from tests.e2e.helpers import PASSWORD

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from common.embedded import EmbeddedPostgres, EmbeddedRedis
+from common.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.conftest import RUN_ID, Servers, scratch_folder
 from tests.e2e.stack import Stack, free_port, full_stack
 

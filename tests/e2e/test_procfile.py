@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.up import PROJECT_ROOT
+from common.ops.up import PROJECT_ROOT
 from tests.conftest import Servers, base_env
 from tests.e2e.stack import STARTUP_SECONDS, free_base_port
 

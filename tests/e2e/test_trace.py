@@ -19,7 +19,7 @@ async def test_trace_shows_a_call_with_its_reply_and_latency(
 ) -> None:
     request_id = unique("trace")
     tracer = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "common.cli", "trace", "--json", "--request-id", request_id),
+        *(sys.executable, "-m", "common.ops.cli", "trace", "--json", "--request-id", request_id),
         env={**os.environ, **stack.env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

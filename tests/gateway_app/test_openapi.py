@@ -11,9 +11,9 @@ from openapi_spec_validator import validate
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from common.accounts.schemas import TOKEN_FIELDS
 from common.config import Settings
 from common.errors import Conflict
-from common.schemas import TOKEN_FIELDS
 from gateway_app.api_doc import NO_CONTENT, UndocumentedRoute, documented
 from gateway_app.api_schemas import MessageReply
 from gateway_app.app import create_app

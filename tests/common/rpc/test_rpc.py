@@ -13,6 +13,7 @@ import pytest
 from marshmallow import Schema
 from redis.asyncio import Redis
 
+from common.accounts.schemas import RegisterParams
 from common.context import deadline_var
 from common.errors import (
     BadRequest,
@@ -31,7 +32,6 @@ from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient, SessionGuard, Sess
 from common.rpc.message import Reply, Request, now_ms
 from common.rpc.registry import Recovery, Registry
 from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
-from common.schemas import RegisterParams
 from tests.conftest import Servers
 
 SERVICE = "svc"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, ValidationError
 
-from common.schemas import (
+from common.accounts.schemas import (
     AuditParams,
     DeleteAccountParams,
     EndSessionParams,

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     if args.command == "up":
-        from common.up import run_up
+        from common.ops.up import run_up
 
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "bench":
         raise SystemExit(run_bench_command(args))
     if args.command == "trace":
-        from common.trace import run_trace
+        from common.ops.trace import run_trace
 
         raise SystemExit(
             run_trace(
@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _settings() -> Settings:
-    from common.datafolder import data_folder, with_running_servers
-    from common.up import PROJECT_ROOT, load_dotenv
+    from common.ops.datafolder import data_folder, with_running_servers
+    from common.ops.up import PROJECT_ROOT, load_dotenv
 
     environ = {**load_dotenv(PROJECT_ROOT / ".env"), **os.environ}
     folder = data_folder(os.environ, PROJECT_ROOT)

@@ -17,7 +17,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from common.audit import Audit, Recorded
+from common.accounts.audit import Audit, Recorded
 from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.keys import Keys

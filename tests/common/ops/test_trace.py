@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common import json_codec
-from common.trace import MonitorEvent, Tracer, parse_monitor_line
+from common.ops.trace import MonitorEvent, Tracer, parse_monitor_line
 
 PREFIX = "gh"
 

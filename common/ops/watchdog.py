@@ -33,7 +33,7 @@ class Watchdog:
     def __init__(self, lock_fd: int) -> None:
         read_end, write_end = os.pipe()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "common.watchdog"],
+            [sys.executable, "-m", "common.ops.watchdog"],
             stdin=read_end,
             pass_fds=(lock_fd,),
             start_new_session=True,
@@ -68,8 +68,8 @@ def watch(messages: IO[str]) -> dict[str, Any] | None:
 
 def clean_up(started: dict[str, Any]) -> None:
     """Stop the services first (they drain against the servers), then the servers."""
-    from common.datafolder import forget_urls
-    from common.embedded import stop_postgres_in, stop_valkey_in
+    from common.ops.datafolder import forget_urls
+    from common.ops.embedded import stop_postgres_in, stop_valkey_in
 
     honcho = started.get("honcho")
     if isinstance(honcho, int):

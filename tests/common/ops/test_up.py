@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 
-from common.datafolder import URLS_FILE, is_held
+from common.ops.datafolder import URLS_FILE, is_held
 from tests.conftest import Servers, scratch_folder
 from tests.e2e.stack import PORT_OFFSETS, free_base_port
 
@@ -66,7 +66,7 @@ class Up:
     def gatehouse(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Another ``gatehouse`` command on the same data folder, nothing configured."""
         return subprocess.run(
-            [sys.executable, "-m", "common.cli", *args],
+            [sys.executable, "-m", "common.ops.cli", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -139,7 +139,7 @@ def start_up(data: Path) -> Iterator[Callable[..., Up]]:
         log = data / f"up-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "common.cli", "up", "-p", str(port)],
+                [sys.executable, "-m", "common.ops.cli", "up", "-p", str(port)],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -195,7 +195,7 @@ def test_a_second_up_refuses_and_other_commands_find_the_running_servers(
     assert migrated.returncode == 0, migrated.stderr
     assert "database is up to date" in migrated.stdout
     with subprocess.Popen(
-        [sys.executable, "-m", "common.cli", "trace"],
+        [sys.executable, "-m", "common.ops.cli", "trace"],
         env=first.env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 """``gatehouse up``: the whole system on one machine, and nothing left when it stops.
 
 Order of events: take the data folder's lock; start the watchdog (see
-``common.watchdog``); start the embedded servers that are not configured;
+``common.ops.watchdog``); start the embedded servers that are not configured;
 record their URLs; migrate; run the Procfile with honcho. Whatever stops it
 (Ctrl-C in the terminal, SIGINT, SIGTERM or SIGHUP to this process), the
 services are stopped first and drain, then the servers, then it exits.
@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from common.datafolder import (
+from common.ops.datafolder import (
     DATABASE_VARIABLES,
     REDIS_VARIABLES,
     DataFolderBusy,
@@ -27,9 +27,9 @@ from common.datafolder import (
     forget_urls,
     record_urls,
 )
-from common.watchdog import Watchdog
+from common.ops.watchdog import Watchdog
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # honcho kills a process 5 s after its SIGTERM; a worker's drain ends before.
 DRAIN_UNDER_HONCHO = "4s"
@@ -111,7 +111,7 @@ def run_up(port: int, concurrency: str | None) -> int:
 def _run(
     data: Path, port: int, concurrency: str | None, stop: StopRequest, watchdog: Watchdog
 ) -> int:
-    from common.embedded import EmbeddedPostgres, EmbeddedRedis
+    from common.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 
     os.chdir(PROJECT_ROOT)
     dotenv = PROJECT_ROOT / ".env"
@@ -149,7 +149,7 @@ def _run(
         env.setdefault("DRAIN_TIMEOUT", DRAIN_UNDER_HONCHO)
         # The Procfile runs this Python when it is told which (see the Procfile).
         env["GATEHOUSE_PYTHON"] = sys.executable
-        migrate = [sys.executable, "-m", "common.cli", "migrate"]
+        migrate = [sys.executable, "-m", "common.ops.cli", "migrate"]
         # Own sessions: the terminal's Ctrl-C reaches this process only, which
         # stops the children in order (services, then servers).
         migrated = stop.wait(subprocess.Popen(migrate, env=env, start_new_session=True))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.datafolder import (
+from common.ops.datafolder import (
     LOCK_FILE,
     DataFolderBusy,
     DataFolderLock,

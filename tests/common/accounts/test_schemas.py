@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, ValidationError, fields
 
-from common.schemas import (
+from common.accounts.schemas import (
     ChangePasswordParams,
     LoginParams,
     ProfileParams,
@@ -275,7 +275,7 @@ def test_control_characters_are_refused_in_every_text_field(
 
 def test_every_string_field_of_every_schema_is_text() -> None:
     """So a field added later refuses control characters too."""
-    import common.schemas as module
+    import common.accounts.schemas as module
 
     schemas = [
         value

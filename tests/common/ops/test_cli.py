@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from common.cli import main
+from common.ops.cli import main
 
 
 def help_of(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -1,0 +1,1 @@
+"""Account logic the user and auth workers share: schemas, sessions, audit, credentials."""
