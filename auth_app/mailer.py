@@ -75,8 +75,8 @@ class UnconfiguredSender:
 
 
 def sender_for(settings: Settings) -> ResetSender:
-    if settings.smtp_url:
-        return SmtpSender(settings.smtp_url, settings.smtp_from)
+    if settings.auth.smtp_url:
+        return SmtpSender(settings.auth.smtp_url, settings.auth.smtp_from)
     if settings.is_production:
         return UnconfiguredSender()
     return DevelopmentLogSender()

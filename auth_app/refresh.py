@@ -124,7 +124,7 @@ class SessionTokens:
                 conn,
                 "lock_refresh_token",
                 token_hash=token_hash(presented),
-                reuse_interval=ctx.settings.refresh_reuse_interval,
+                reuse_interval=ctx.settings.auth.refresh_reuse_interval,
             )
             if row is None:
                 raise InvalidToken("Unknown refresh token")
@@ -194,5 +194,5 @@ class SessionTokens:
             access_token=access,
             access_expires=access_expires,
             refresh_token=new_token(),
-            session_expires=time.time() + self._ctx.settings.refresh_expires_in,
+            session_expires=time.time() + self._ctx.settings.auth.refresh_expires_in,
         )

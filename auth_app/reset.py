@@ -77,7 +77,7 @@ class PasswordReset:
     async def _forgot(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
         token = new_token()
-        expires_in = ctx.settings.password_reset_expires_in
+        expires_in = ctx.settings.auth.password_reset_expires_in
 
         recipient: list[str] = []
 

@@ -51,7 +51,7 @@ class AuthService:
         self._tokens = SessionTokens(ctx, self._audit, self._sessions)
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
-        self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.login_throttle)
+        self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.limits.login_throttle)
         self._throttled = Counter(
             "gatehouse_login_throttled",
             "Logins refused by the failed-login throttle (account, client address or both).",

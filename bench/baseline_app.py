@@ -35,8 +35,8 @@ def create_baseline_app(settings: Settings) -> Sanic[Any, Any]:
     @app.before_server_start
     async def open_resources(app: Sanic[Any, Any]) -> None:
         app.ctx.pool = await create_pool(settings)
-        app.ctx.redis = command_client(settings.redis_url, max_connections=32)
-        app.ctx.keys = Keys(settings.rpc_prefix)
+        app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32)
+        app.ctx.keys = Keys(settings.rpc.rpc_prefix)
         app.ctx.queries = Queries.load()
         app.ctx.tokens = TokenVerifier.from_settings(settings)
 
@@ -88,7 +88,7 @@ def main() -> None:
     settings = Settings.from_env()
     create_baseline_app(settings).run(
         host="127.0.0.1",
-        port=settings.port_for("gateway"),
+        port=settings.http.port_for("gateway"),
         single_process=True,
         access_log=False,
         motd=False,

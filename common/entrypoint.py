@@ -31,7 +31,10 @@ def load_settings(service: str) -> Settings:
     with exit_on_config_error(service):
         settings = Settings.from_env()
     configure_logging(service, settings.log_level, settings.log_format)
-    if settings.jwt_algorithm == "HS256" and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+    if (
+        settings.auth.jwt_algorithm == "HS256"
+        and settings.auth.jwt_secret == DEVELOPMENT_JWT_SECRET
+    ):
         logger.warning(
             "JWT_SECRET is not set: using the development secret (refused in production)"
         )

@@ -103,7 +103,7 @@ class Worker:
         self.instance = new_instance_id(service)
         set_instance(self.instance)
         self._build_methods = build_methods
-        self._keys = Keys(settings.rpc_prefix)
+        self._keys = Keys(settings.rpc.rpc_prefix)
         self._metrics = WorkerMetrics(service)
         self._stats = self._metrics.rpc
         self._stopped = asyncio.Event()
@@ -176,7 +176,7 @@ class Worker:
         await first_of(serving, self._stopped.wait())
         if serving.done():
             return
-        await first_of(serving, self._forced.wait(), within=self.settings.drain_timeout)
+        await first_of(serving, self._forced.wait(), within=self.settings.rpc.drain_timeout)
         if not serving.done():
             self.abandoned = self._server.abandon()
             logger.warning(
@@ -197,13 +197,15 @@ class Worker:
                 if not settings.is_production:
                     await migrate(conn, queries)
                 await queries.check(conn)
-            redis = command_client(settings.redis_url)
+            redis = command_client(settings.rpc.redis_url)
             opened.push_async_callback(redis.aclose)
-            blocking_redis = blocking_client(settings.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
+            blocking_redis = blocking_client(
+                settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS
+            )
             opened.push_async_callback(blocking_redis.aclose)
             hasher = PasswordHasher(
-                settings.bcrypt_rounds,
-                settings.password_threads,
+                settings.auth.bcrypt_rounds,
+                settings.auth.password_threads,
                 timing=self._metrics.password_seconds,
             )
             opened.callback(hasher.close)
@@ -219,7 +221,7 @@ class Worker:
                 tokens=self._tokens,
                 metrics=self._metrics,
             )
-            self._registry = Registry(redis, self._keys, ttl=settings.heartbeat_ttl)
+            self._registry = Registry(redis, self._keys, ttl=settings.rpc.heartbeat_ttl)
             self._server = RpcServer(
                 redis,
                 blocking_redis,
@@ -230,14 +232,14 @@ class Worker:
                     name: _answer_503_when_database_down(m)
                     for name, m in self._build_methods(ctx).items()
                 },
-                concurrency=settings.worker_concurrency,
+                concurrency=settings.rpc.worker_concurrency,
                 stats=self._stats,
             )
             self.ctx, self._blocking_redis = ctx, blocking_redis
             health = HealthServer(
                 self._health,
                 host="0.0.0.0",  # noqa: S104
-                port=settings.port_for(self.service),
+                port=settings.http.port_for(self.service),
                 metrics=lambda: self._metrics.scrape(
                     redis, self._keys.request_queue(self.service), pool
                 ),
@@ -275,7 +277,7 @@ class Worker:
         Ends by itself once the worker stops, rather than by cancellation (see ``end_task``).
         """
         last_purge = 0.0
-        while not await set_within(self._stopped, self.settings.heartbeat_interval):
+        while not await set_within(self._stopped, self.settings.rpc.heartbeat_interval):
             await self._beat()
             await self._recover()
             if time.monotonic() - last_purge > PURGE_INTERVAL_SECONDS:

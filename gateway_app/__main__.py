@@ -10,7 +10,7 @@ def main() -> None:
         app = create_app(settings)
     app.run(
         host="0.0.0.0",  # noqa: S104 - the gateway is the public surface
-        port=settings.port_for(SERVICE),
+        port=settings.http.port_for(SERVICE),
         single_process=True,
         access_log=False,
         motd=False,

@@ -58,9 +58,9 @@ CLIENT_CLOSED = http_status(ClientClosed.code)
 
 def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[Any, Any]:
     app: Sanic[Any, Any] = Sanic(name, configure_logging=False, request_class=EdgeRequest)
-    app.config.REQUEST_MAX_SIZE = settings.max_body_size
+    app.config.REQUEST_MAX_SIZE = settings.http.max_body_size
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc_timeout + 1
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc.rpc_timeout + 1
     app.ctx.settings = settings
     # Public keys only (or the HS256 secret): the gateway never signs.
     app.ctx.verifier = TokenVerifier.from_settings(settings)
@@ -93,12 +93,14 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
 
 async def _open_resources(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
-    keys = Keys(settings.rpc_prefix)
+    keys = Keys(settings.rpc.rpc_prefix)
     app.ctx.instance = new_instance_id(SERVICE)
     set_instance(app.ctx.instance)
-    app.ctx.redis = command_client(settings.redis_url, max_connections=32)
-    app.ctx.blocking_redis = blocking_client(settings.redis_url, block_seconds=REPLY_BLOCK_SECONDS)
-    app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.heartbeat_ttl)
+    app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32)
+    app.ctx.blocking_redis = blocking_client(
+        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS
+    )
+    app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.rpc.heartbeat_ttl)
     app.ctx.stats = app.ctx.metrics.rpc
     app.ctx.rpc = RpcClient(
         app.ctx.redis,
@@ -106,14 +108,16 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         keys,
         app.ctx.registry,
         app.ctx.instance,
-        default_timeout=settings.rpc_timeout,
-        max_inflight=settings.max_inflight_calls,
-        max_queue_length=settings.max_queue_length,
+        default_timeout=settings.rpc.rpc_timeout,
+        max_inflight=settings.rpc.max_inflight_calls,
+        max_queue_length=settings.rpc.max_queue_length,
         stats=app.ctx.stats,
     )
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")
-    logger.info("gateway {} listening on port {}", app.ctx.instance, settings.port_for(SERVICE))
+    logger.info(
+        "gateway {} listening on port {}", app.ctx.instance, settings.http.port_for(SERVICE)
+    )
 
 
 async def _close_resources(app: Sanic[Any, Any]) -> None:
@@ -130,13 +134,13 @@ async def _close_resources(app: Sanic[Any, Any]) -> None:
 
 async def _heartbeat(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
-    info = describe_process(SERVICE) | {"port": settings.port_for(SERVICE)}
+    info = describe_process(SERVICE) | {"port": settings.http.port_for(SERVICE)}
     while True:
         try:
             await app.ctx.registry.heartbeat(SERVICE, app.ctx.instance, info)
         except RedisError as exc:
             logger.warning("heartbeat failed: {}", exc)
-        await asyncio.sleep(settings.heartbeat_interval)
+        await asyncio.sleep(settings.rpc.heartbeat_interval)
 
 
 async def _tag_request(request: Request) -> None:
@@ -147,7 +151,7 @@ async def _tag_request(request: Request) -> None:
         "client_ip": client_ip(
             request.ip,
             request.headers.getall("x-forwarded-for", []),
-            request.app.ctx.settings.trusted_proxies,
+            request.app.ctx.settings.http.trusted_proxies,
         )
     }
     agent = user_agent(request.headers.get("user-agent"))

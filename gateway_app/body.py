@@ -24,7 +24,7 @@ def json_object(request: Request) -> dict[str, Any]:
         raise BadRequest("Request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
-    limit: int = request.app.ctx.settings.max_json_depth
+    limit: int = request.app.ctx.settings.http.max_json_depth
     if depth_exceeds(body, limit):
         raise BadRequest(f"Request body is nested deeper than {limit} levels")
     return body

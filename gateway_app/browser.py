@@ -51,7 +51,7 @@ def allowed_origin(request: Request) -> str | None:
     """The request's Origin when CORS_ORIGINS lists it (exact match), else None."""
     origin = request.headers.get("origin")
     settings: Settings = request.app.ctx.settings
-    return origin if origin is not None and origin in settings.cors_origins else None
+    return origin if origin is not None and origin in settings.http.cors_origins else None
 
 
 async def _decorate(request: Request, response: HTTPResponse) -> None:
@@ -63,9 +63,9 @@ async def _decorate(request: Request, response: HTTPResponse) -> None:
     if request.path.startswith("/api/"):
         # Tokens and user data: no cache, shared or private, may keep them.
         headers["Cache-Control"] = "no-store"
-    if settings.hsts_seconds:
-        headers["Strict-Transport-Security"] = f"max-age={settings.hsts_seconds}"
-    if settings.cors_origins:
+    if settings.http.hsts_seconds:
+        headers["Strict-Transport-Security"] = f"max-age={settings.http.hsts_seconds}"
+    if settings.http.cors_origins:
         # The answer depends on Origin whether or not this one is listed.
         vary = headers.get("Vary")
         headers["Vary"] = f"{vary}, Origin" if vary else "Origin"

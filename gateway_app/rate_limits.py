@@ -85,7 +85,7 @@ def register_rate_limits(app: Sanic[Any, Any]) -> None:
 
 async def _open_limiter(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
-    app.ctx.rate_limiter = RateLimiter(app.ctx.redis, Keys(settings.rpc_prefix))
+    app.ctx.rate_limiter = RateLimiter(app.ctx.redis, Keys(settings.rpc.rpc_prefix))
 
 
 async def _limit(request: Request) -> None:
@@ -93,7 +93,7 @@ async def _limit(request: Request) -> None:
     route = LIMITED_ROUTES.get("/" + request.path.strip("/"))
     if route is None or request.method == "OPTIONS":
         return
-    rate = request.app.ctx.settings.rate_limits.get(route)
+    rate = request.app.ctx.settings.limits.rate_limits.get(route)
     origin = origin_var.get() or {}
     if rate is None or "client_ip" not in origin:
         return

@@ -30,5 +30,5 @@ async def jwks(request: Request) -> HTTPResponse:
     settings: Settings = request.app.ctx.settings
     return json_response(
         request.app.ctx.verifier.jwks(),
-        headers={"Cache-Control": f"public, max-age={int(settings.jwks_max_age)}"},
+        headers={"Cache-Control": f"public, max-age={int(settings.auth.jwks_max_age)}"},
     )

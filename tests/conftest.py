@@ -257,7 +257,7 @@ async def worker_context(
     settings: Settings, pool: asyncpg.Pool, redis: Redis, queries: Queries, keys: Keys
 ) -> AsyncIterator[WorkerContext]:
     """What a worker hands its services, on the test's database, Redis and prefix."""
-    hasher = PasswordHasher(settings.bcrypt_rounds, 2)
+    hasher = PasswordHasher(settings.auth.bcrypt_rounds, 2)
     yield WorkerContext(
         settings=settings,
         service="test",

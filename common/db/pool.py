@@ -59,10 +59,10 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     PostgreSQL's own limit (100) must cover every worker process.
     """
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        command_timeout=max(settings.rpc_timeout, 5.0),
+        settings.db.database_url,
+        min_size=settings.db.db_pool_min,
+        max_size=settings.db.db_pool_max,
+        command_timeout=max(settings.rpc.rpc_timeout, 5.0),
         max_inactive_connection_lifetime=60,
         init=_init_connection,
         reset=_keep_session,

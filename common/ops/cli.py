@@ -144,7 +144,7 @@ def run_migrate() -> int:
     async def apply() -> int:
         import asyncpg
 
-        conn = await asyncpg.connect(settings.database_url)
+        conn = await asyncpg.connect(settings.db.database_url)
         try:
             applied = await migrate(conn, Queries.load())
         finally:

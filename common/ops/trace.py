@@ -218,16 +218,17 @@ class Tracer:
 def run_trace(
     settings: Settings, *, method: str | None, request_id: str | None, as_json: bool
 ) -> int:
-    tracer = Tracer(settings.rpc_prefix, method=method, request_id=request_id)
+    tracer = Tracer(settings.rpc.rpc_prefix, method=method, request_id=request_id)
 
     def emit(lines: list[TraceLine]) -> None:
         for line in lines:
             print(json_codec.dumps_str(asdict(line)) if as_json else line.text(), flush=True)
 
     async def follow() -> None:
-        redis = Redis.from_url(settings.redis_url)
+        redis = Redis.from_url(settings.rpc.redis_url)
+        rpc = settings.rpc
         print(
-            f"tracing {settings.rpc_prefix}:* on {_safe(settings.redis_url)} (Ctrl-C stops)",
+            f"tracing {rpc.rpc_prefix}:* on {_safe(rpc.redis_url)} (Ctrl-C stops)",
             file=sys.stderr,
             flush=True,
         )

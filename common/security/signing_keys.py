@@ -107,17 +107,22 @@ def load_public_key(path: str, *, variable: str) -> VerificationKey:
 
 def signing_key(settings: Settings) -> SigningKey:
     """The auth worker's key: the shared secret, or JWT_PRIVATE_KEY_FILE."""
-    if settings.jwt_algorithm == "HS256":
-        return hmac_key(settings.jwt_secret)
-    if settings.jwt_private_key_file is None:
+    if settings.auth.jwt_algorithm == "HS256":
+        return hmac_key(settings.auth.jwt_secret)
+    if settings.auth.jwt_private_key_file is None:
         raise ConfigError(
-            f"JWT_PRIVATE_KEY_FILE is required to sign with JWT_ALGORITHM={settings.jwt_algorithm}"
+            "JWT_PRIVATE_KEY_FILE is required to sign with "
+            f"JWT_ALGORITHM={settings.auth.jwt_algorithm}"
         )
     key = load_private_key(
-        settings.jwt_private_key_file, settings.jwt_algorithm, variable="JWT_PRIVATE_KEY_FILE"
+        settings.auth.jwt_private_key_file,
+        settings.auth.jwt_algorithm,
+        variable="JWT_PRIVATE_KEY_FILE",
     )
-    if settings.jwt_public_key_file is not None:
-        published = load_public_key(settings.jwt_public_key_file, variable="JWT_PUBLIC_KEY_FILE")
+    if settings.auth.jwt_public_key_file is not None:
+        published = load_public_key(
+            settings.auth.jwt_public_key_file, variable="JWT_PUBLIC_KEY_FILE"
+        )
         if published.kid != key.kid:
             raise ConfigError(
                 "JWT_PUBLIC_KEY_FILE is not the public half of JWT_PRIVATE_KEY_FILE: "
@@ -132,18 +137,18 @@ def current_verification_key(settings: Settings) -> VerificationKey:
     JWT_PUBLIC_KEY_FILE is the way; deriving the public key from
     JWT_PRIVATE_KEY_FILE is a development convenience that production refuses.
     """
-    algorithm = settings.jwt_algorithm
+    algorithm = settings.auth.jwt_algorithm
     if algorithm == "HS256":
-        return hmac_key(settings.jwt_secret).verification_key()
-    if settings.jwt_public_key_file is not None:
-        key = load_public_key(settings.jwt_public_key_file, variable="JWT_PUBLIC_KEY_FILE")
+        return hmac_key(settings.auth.jwt_secret).verification_key()
+    if settings.auth.jwt_public_key_file is not None:
+        key = load_public_key(settings.auth.jwt_public_key_file, variable="JWT_PUBLIC_KEY_FILE")
         if key.algorithm != algorithm:
             raise ConfigError(
-                f"JWT_PUBLIC_KEY_FILE ({settings.jwt_public_key_file}) is not a key for "
+                f"JWT_PUBLIC_KEY_FILE ({settings.auth.jwt_public_key_file}) is not a key for "
                 f"JWT_ALGORITHM={algorithm}"
             )
         return key
-    if settings.is_production or settings.jwt_private_key_file is None:
+    if settings.is_production or settings.auth.jwt_private_key_file is None:
         raise ConfigError(
             f"JWT_PUBLIC_KEY_FILE is required to verify JWT_ALGORITHM={algorithm} tokens "
             "(in production the gateway never reads the private key)"
@@ -155,7 +160,7 @@ def previous_keys(settings: Settings) -> list[VerificationKey]:
     """Public keys of a rotation, still accepted until removed from the setting."""
     return [
         load_public_key(path, variable="JWT_PREVIOUS_PUBLIC_KEY_FILES")
-        for path in settings.jwt_previous_public_key_files
+        for path in settings.auth.jwt_previous_public_key_files
     ]
 
 

@@ -61,8 +61,8 @@ class TokenVerifier:
         """The gateway's verifier: the current public key (or secret) and the previous ones."""
         return cls(
             [current_verification_key(settings), *previous_keys(settings)],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            issuer=settings.auth.jwt_issuer,
+            audience=settings.auth.jwt_audience,
         )
 
     @property
@@ -130,9 +130,9 @@ class TokenSigner:
     def from_settings(cls, settings: Settings) -> TokenSigner:
         return cls(
             signing_key(settings),
-            settings.jwt_expires_in,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            settings.auth.jwt_expires_in,
+            issuer=settings.auth.jwt_issuer,
+            audience=settings.auth.jwt_audience,
             previous=previous_keys(settings),
         )
 

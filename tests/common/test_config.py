@@ -24,17 +24,17 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.app_env == "development"
     assert not settings.is_production
     assert settings.log_level == "INFO"
-    assert settings.database_url == "postgresql://postgres@localhost:5432/microservices"
-    assert settings.redis_url == "redis://localhost:6379/0"
-    assert settings.jwt_secret == DEVELOPMENT_JWT_SECRET
-    assert settings.jwt_expires_in == 15 * 60
-    assert settings.rpc_prefix == "gatehouse"
-    assert settings.rpc_timeout == 5.0
-    assert settings.bcrypt_rounds == 10
-    assert settings.max_body_size == 64 * 1024
-    assert dict(settings.ports) == {"gateway": 3000, "user": 3001, "auth": 3002}
-    assert settings.heartbeat_interval == 1.0
-    assert settings.heartbeat_ttl == 3.0
+    assert settings.db.database_url == "postgresql://postgres@localhost:5432/microservices"
+    assert settings.rpc.redis_url == "redis://localhost:6379/0"
+    assert settings.auth.jwt_secret == DEVELOPMENT_JWT_SECRET
+    assert settings.auth.jwt_expires_in == 15 * 60
+    assert settings.rpc.rpc_prefix == "gatehouse"
+    assert settings.rpc.rpc_timeout == 5.0
+    assert settings.auth.bcrypt_rounds == 10
+    assert settings.http.max_body_size == 64 * 1024
+    assert dict(settings.http.ports) == {"gateway": 3000, "user": 3001, "auth": 3002}
+    assert settings.rpc.heartbeat_interval == 1.0
+    assert settings.rpc.heartbeat_ttl == 3.0
 
 
 def test_reads_the_process_environment_when_no_mapping_is_given(
@@ -43,7 +43,7 @@ def test_reads_the_process_environment_when_no_mapping_is_given(
     monkeypatch.setenv("RPC_PREFIX", "from-os-environ")
     monkeypatch.setenv("APP_ENV", "development")
 
-    assert Settings.from_env().rpc_prefix == "from-os-environ"
+    assert Settings.from_env().rpc.rpc_prefix == "from-os-environ"
 
 
 def test_seed_database_variables_build_the_url() -> None:
@@ -57,19 +57,19 @@ def test_seed_database_variables_build_the_url() -> None:
         }
     )
 
-    assert settings.database_url == "postgresql://app:p%40ss%3Aw%2Frd@db.internal:6543/accounts"
+    assert settings.db.database_url == "postgresql://app:p%40ss%3Aw%2Frd@db.internal:6543/accounts"
 
 
 def test_database_url_without_password_has_no_colon() -> None:
     settings = Settings.from_env({"DB_HOST": "db", "DB_USER": "app"})
 
-    assert settings.database_url == "postgresql://app@db:5432/microservices"
+    assert settings.db.database_url == "postgresql://app@db:5432/microservices"
 
 
 def test_seed_redis_variables_build_the_url() -> None:
     settings = Settings.from_env({"REDIS_HOST": "cache", "REDIS_PORT": "6380"})
 
-    assert settings.redis_url == "redis://cache:6380/0"
+    assert settings.rpc.redis_url == "redis://cache:6380/0"
 
 
 def test_urls_win_over_split_variables() -> None:
@@ -84,8 +84,8 @@ def test_urls_win_over_split_variables() -> None:
         }
     )
 
-    assert settings.database_url == "postgresql://u@winner:5432/db"
-    assert settings.redis_url == "rediss://winner:6379/2"
+    assert settings.db.database_url == "postgresql://u@winner:5432/db"
+    assert settings.rpc.redis_url == "rediss://winner:6379/2"
 
 
 def test_service_port_variables() -> None:
@@ -93,9 +93,9 @@ def test_service_port_variables() -> None:
         {"GATEWAY_PORT": "8000", "USER_HEALTH_PORT": "8001", "AUTH_HEALTH_PORT": "8002"}
     )
 
-    assert settings.port_for("gateway") == 8000
-    assert settings.port_for("user") == 8001
-    assert settings.port_for("auth") == 8002
+    assert settings.http.port_for("gateway") == 8000
+    assert settings.http.port_for("user") == 8001
+    assert settings.http.port_for("auth") == 8002
 
 
 def test_port_overrides_every_service_port() -> None:
@@ -108,7 +108,7 @@ def test_port_overrides_every_service_port() -> None:
         }
     )
 
-    assert {service: settings.port_for(service) for service in DEFAULT_PORTS} == {
+    assert {service: settings.http.port_for(service) for service in DEFAULT_PORTS} == {
         "gateway": 5100,
         "user": 5100,
         "auth": 5100,
@@ -129,7 +129,7 @@ def test_port_overrides_every_service_port() -> None:
     ],
 )
 def test_jwt_expires_in_durations(raw: str, seconds: float) -> None:
-    assert Settings.from_env({"JWT_EXPIRES_IN": raw}).jwt_expires_in == pytest.approx(seconds)
+    assert Settings.from_env({"JWT_EXPIRES_IN": raw}).auth.jwt_expires_in == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("raw", ["soon", "24x", "-5", "0", "0h", "h", "1e3", "24 hours"])
@@ -176,11 +176,11 @@ def test_production_accepts_a_strong_secret() -> None:
 
     assert settings.is_production
     assert settings.app_env == "production"
-    assert settings.jwt_secret == STRONG_SECRET
+    assert settings.auth.jwt_secret == STRONG_SECRET
 
 
 def test_development_accepts_any_secret() -> None:
-    assert Settings.from_env({"JWT_SECRET": "changeme"}).jwt_secret == "changeme"
+    assert Settings.from_env({"JWT_SECRET": "changeme"}).auth.jwt_secret == "changeme"
 
 
 def test_node_env_is_read_when_app_env_is_unset() -> None:
@@ -202,7 +202,7 @@ def test_bad_rpc_prefix(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["ok", "with-dash.and_underscore", "A1", "x" * 64])
 def test_good_rpc_prefix(value: str) -> None:
-    assert Settings.from_env({"RPC_PREFIX": value}).rpc_prefix == value
+    assert Settings.from_env({"RPC_PREFIX": value}).rpc.rpc_prefix == value
 
 
 @pytest.mark.parametrize(
@@ -252,11 +252,11 @@ def test_integer_settings_are_read() -> None:
         }
     )
 
-    assert settings.bcrypt_rounds == 4
-    assert settings.worker_concurrency == 8
-    assert settings.max_inflight_calls == 100
-    assert settings.max_queue_length == 50
-    assert (settings.db_pool_min, settings.db_pool_max) == (0, 3)
+    assert settings.auth.bcrypt_rounds == 4
+    assert settings.rpc.worker_concurrency == 8
+    assert settings.rpc.max_inflight_calls == 100
+    assert settings.rpc.max_queue_length == 50
+    assert (settings.db.db_pool_min, settings.db.db_pool_max) == (0, 3)
     assert settings.log_level == "DEBUG"
 
 
@@ -264,11 +264,11 @@ def test_settings_are_immutable() -> None:
     settings = Settings.from_env({})
 
     with pytest.raises(AttributeError):
-        settings.jwt_secret = "other"  # type: ignore[misc]
+        settings.auth.jwt_secret = "other"  # type: ignore[misc]
 
 
 def test_login_throttle_defaults() -> None:
-    limits = Settings.from_env({}).login_throttle
+    limits = Settings.from_env({}).limits.login_throttle
 
     assert (limits.window, limits.first_delay) == (3600, 1)
     assert limits.account == FailureLimit(max_failures=10, max_delay=60)
@@ -288,7 +288,7 @@ def test_login_throttle_is_read() -> None:
             "LOGIN_PAIR_MAX_FAILURES": "3",
             "LOGIN_PAIR_MAX_DELAY": "30m",
         }
-    ).login_throttle
+    ).limits.login_throttle
 
     assert (limits.window, limits.first_delay) == (7200, 0.5)
     assert limits.account == FailureLimit(20, 30)
@@ -311,24 +311,24 @@ def test_bad_rates_name_the_variable(raw: str) -> None:
 
 
 def test_rate_limits_default_and_switch_off() -> None:
-    assert dict(Settings.from_env({}).rate_limits) == {
+    assert dict(Settings.from_env({}).limits.rate_limits) == {
         "register": Rate(20, 3600),
         "refresh": Rate(60, 60),
         "forgot_password": Rate(10, 3600),
         "reset_password": Rate(20, 3600),
     }
     limits = Settings.from_env({"RATE_LIMIT_REGISTER": "off", "RATE_LIMIT_REFRESH": "2/1s"})
-    assert "register" not in limits.rate_limits
-    assert limits.rate_limits["refresh"] == Rate(2, 1)
+    assert "register" not in limits.limits.rate_limits
+    assert limits.limits.rate_limits["refresh"] == Rate(2, 1)
 
 
 def test_session_and_reset_defaults() -> None:
     settings = Settings.from_env({})
-    assert settings.refresh_expires_in == 30 * 86400
-    assert settings.refresh_reuse_interval == 10
-    assert settings.password_reset_expires_in == 30 * 60
-    assert settings.smtp_url is None
-    assert settings.smtp_from
+    assert settings.auth.refresh_expires_in == 30 * 86400
+    assert settings.auth.refresh_reuse_interval == 10
+    assert settings.auth.password_reset_expires_in == 30 * 60
+    assert settings.auth.smtp_url is None
+    assert settings.auth.smtp_from
 
 
 def test_session_and_reset_variables() -> None:
@@ -341,11 +341,11 @@ def test_session_and_reset_variables() -> None:
             "SMTP_FROM": "Auth <auth@example.org>",
         }
     )
-    assert settings.refresh_expires_in == 7 * 86400
-    assert settings.refresh_reuse_interval == 2
-    assert settings.password_reset_expires_in == 15 * 60
-    assert settings.smtp_url == "smtps://u:p@mail.example.org:465"
-    assert settings.smtp_from == "Auth <auth@example.org>"
+    assert settings.auth.refresh_expires_in == 7 * 86400
+    assert settings.auth.refresh_reuse_interval == 2
+    assert settings.auth.password_reset_expires_in == 15 * 60
+    assert settings.auth.smtp_url == "smtps://u:p@mail.example.org:465"
+    assert settings.auth.smtp_from == "Auth <auth@example.org>"
 
 
 @pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "mail.example.org:25"])
@@ -361,19 +361,19 @@ def test_a_bad_smtp_url_names_the_variable(url: str) -> None:
 def test_token_key_defaults() -> None:
     settings = Settings.from_env({})
 
-    assert settings.jwt_algorithm == "HS256"
-    assert settings.jwt_private_key_file is None
-    assert settings.jwt_public_key_file is None
-    assert settings.jwt_previous_public_key_files == ()
-    assert (settings.jwt_issuer, settings.jwt_audience) == ("gatehouse", "gatehouse")
-    assert settings.jwks_max_age == 300
+    assert settings.auth.jwt_algorithm == "HS256"
+    assert settings.auth.jwt_private_key_file is None
+    assert settings.auth.jwt_public_key_file is None
+    assert settings.auth.jwt_previous_public_key_files == ()
+    assert (settings.auth.jwt_issuer, settings.auth.jwt_audience) == ("gatehouse", "gatehouse")
+    assert settings.auth.jwks_max_age == 300
 
 
 @pytest.mark.parametrize(("raw", "algorithm"), [("eddsa", "EdDSA"), ("rs256", "RS256")])
 def test_jwt_algorithm_is_read_case_insensitively(raw: str, algorithm: str) -> None:
     settings = Settings.from_env({"JWT_ALGORITHM": raw, "JWT_PRIVATE_KEY_FILE": "/k.pem"})
 
-    assert settings.jwt_algorithm == algorithm
+    assert settings.auth.jwt_algorithm == algorithm
 
 
 @pytest.mark.parametrize("raw", ["none", "HS512", "ES256", "Ed25519x"])
@@ -393,8 +393,8 @@ def test_production_with_a_key_pair_needs_no_jwt_secret() -> None:
         {"APP_ENV": "production", "JWT_ALGORITHM": "RS256", "JWT_PUBLIC_KEY_FILE": "/k.pub.pem"}
     )
 
-    assert settings.jwt_secret == ""
-    assert settings.jwt_public_key_file == "/k.pub.pem"
+    assert settings.auth.jwt_secret == ""
+    assert settings.auth.jwt_public_key_file == "/k.pub.pem"
 
 
 def test_token_key_variables_are_read() -> None:
@@ -407,9 +407,12 @@ def test_token_key_variables_are_read() -> None:
         }
     )
 
-    assert settings.jwt_previous_public_key_files == ("/a.pem", "/b.pem")
-    assert (settings.jwt_issuer, settings.jwt_audience) == ("https://id.example", "api.example")
-    assert settings.jwks_max_age == 3600
+    assert settings.auth.jwt_previous_public_key_files == ("/a.pem", "/b.pem")
+    assert (settings.auth.jwt_issuer, settings.auth.jwt_audience) == (
+        "https://id.example",
+        "api.example",
+    )
+    assert settings.auth.jwks_max_age == 3600
 
 
 @pytest.mark.parametrize("secret", ["a" * 32, "abcd" * 12, "0123456789abcde" * 3])
@@ -420,19 +423,25 @@ def test_production_refuses_a_secret_with_too_little_variety(secret: str) -> Non
 
 def test_a_secret_of_sixteen_different_characters_is_enough() -> None:
     secret = "0123456789abcdef" * 2
-    assert Settings.from_env({"APP_ENV": "production", "JWT_SECRET": secret}).jwt_secret == secret
+    assert (
+        Settings.from_env({"APP_ENV": "production", "JWT_SECRET": secret}).auth.jwt_secret == secret
+    )
 
 
 def test_edge_settings_default_to_closed() -> None:
     settings = Settings.from_env({})
-    assert (settings.max_json_depth, settings.cors_origins, settings.hsts_seconds) == (32, (), 0)
+    assert (
+        settings.http.max_json_depth,
+        settings.http.cors_origins,
+        settings.http.hsts_seconds,
+    ) == (32, (), 0)
 
 
 def test_cors_origins_are_a_comma_separated_list() -> None:
     settings = Settings.from_env(
         {"CORS_ORIGINS": " https://app.example.com/ , http://localhost:5173,,"}
     )
-    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    assert settings.http.cors_origins == ("https://app.example.com", "http://localhost:5173")
 
 
 @pytest.mark.parametrize("origin", ["*", "app.example.com", "https://x.com/path", "null"])

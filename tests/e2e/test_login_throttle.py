@@ -188,6 +188,6 @@ async def test_throttling_is_on_by_default(
     name = unique("default")
     async with client_at(stack.url, "127.0.0.91") as guesser:
         assert (await register(guesser, name)).status_code == 201
-        await fail(guesser, name, Settings.from_env({}).login_throttle.pair.max_failures)
+        await fail(guesser, name, Settings.from_env({}).limits.login_throttle.pair.max_failures)
 
         assert await retry_after(await login(guesser, name)) >= 1

@@ -34,7 +34,7 @@ def trusted(raw: str) -> Settings:
     ],
 )
 def test_client_ip(peer: str, forwarded: list[str], proxies: str, expected: str) -> None:
-    assert client_ip(peer, forwarded, trusted(proxies).trusted_proxies) == expected
+    assert client_ip(peer, forwarded, trusted(proxies).http.trusted_proxies) == expected
 
 
 def test_bad_trusted_proxies_name_the_variable() -> None:

@@ -1,0 +1,37 @@
+"""PostgreSQL: where it is and how many connections each worker keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from common.config.env import Env
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    database_url: str
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    @classmethod
+    def from_env(cls, env: Env) -> DatabaseSettings:
+        db_pool_max = env.integer("DB_POOL_MAX", 10, high=1000)
+        return cls(
+            database_url=_database_url(env),
+            db_pool_min=env.integer("DB_POOL_MIN", 1, low=0, high=db_pool_max),
+            db_pool_max=db_pool_max,
+        )
+
+
+def _database_url(env: Env) -> str:
+    url = env.text("DATABASE_URL")
+    if url:
+        return url
+    user = quote(env.text("DB_USER", "postgres") or "", safe="")
+    password = env.text("DB_PASSWORD")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host = env.text("DB_HOST", "localhost")
+    port = env.port("DB_PORT", 5432)
+    name = env.text("DB_NAME", "microservices")
+    return f"postgresql://{auth}@{host}:{port}/{name}"
