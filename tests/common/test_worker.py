@@ -58,7 +58,7 @@ class Running:
 
     async def ready(self) -> None:
         async with asyncio.timeout(20):
-            while self.worker.health is None:
+            while self.worker.health_port is None:
                 assert not self.task.done(), self.task
                 await asyncio.sleep(0.01)
 
