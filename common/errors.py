@@ -129,6 +129,27 @@ class InvalidResetToken(GatehouseError):
     default_message = "Invalid or expired password reset token"
 
 
+class Forbidden(GatehouseError):
+    """Authenticated, but not allowed: a missing role or permission."""
+
+    code = "forbidden"
+    default_message = "You are not allowed to do this"
+
+
+class AccountDisabled(Forbidden):
+    """An administrator disabled the account: no login, no refresh."""
+
+    code = "account_disabled"
+    default_message = "This account is disabled"
+
+
+class EmailNotVerified(Forbidden):
+    """REQUIRE_VERIFIED_EMAIL is on and the account's address is not confirmed yet."""
+
+    code = "email_not_verified"
+    default_message = "Confirm your email address before you log in"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -141,6 +162,9 @@ HTTP_STATUS: dict[str, int] = {
     Unauthorized.code: 401,
     InvalidCredentials.code: 401,
     InvalidToken.code: 401,
+    Forbidden.code: 403,
+    AccountDisabled.code: 403,
+    EmailNotVerified.code: 403,
     NotFound.code: 404,
     MethodNotAllowed.code: 405,
     Conflict.code: 409,

@@ -26,6 +26,9 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.Unauthorized: (401, False),
     errors.InvalidCredentials: (401, False),
     errors.InvalidToken: (401, False),
+    errors.Forbidden: (403, False),
+    errors.AccountDisabled: (403, False),
+    errors.EmailNotVerified: (403, False),
     errors.NotFound: (404, False),
     errors.MethodNotAllowed: (405, False),
     errors.Conflict: (409, False),
@@ -64,6 +67,9 @@ EXPECTED_CODES = {
     "request_header_fields_too_large": 431,
     "client_closed": 499,
     "invalid_reset_token": 400,
+    "forbidden": 403,
+    "account_disabled": 403,
+    "email_not_verified": 403,
 }
 
 
