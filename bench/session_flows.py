@@ -2,46 +2,40 @@
 
     python -m bench.session_flows [--seconds 5] [--concurrency 1,32]
 
-Same set-up as bench/http_flows.py (a stack of one process each, scratch
-database, own Redis prefix). ``refresh`` rotates one chain per client loop
-(each refresh presents the previous answer's token), so every call takes the
-row locks and writes a new pair; ``sessions`` and ``audit`` read the caller's
-rows. Read the figures as ratios between flows on one machine.
+Same set-up as bench/http_flows.py (``bench.flow_stack``: a stack of one
+process each, scratch database, own Redis prefix). ``refresh`` rotates one
+chain per client loop (each refresh presents the previous answer's token), so
+every call takes the row locks and writes a new pair; ``sessions`` and
+``audit`` read the caller's rows. Read the figures as ratios between flows on
+one machine.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import tempfile
 import uuid
 from collections.abc import Awaitable
-from pathlib import Path
 
-from bench.http_client import FLOW_TABLE_HEADER, Call, KeepAliveClient, drive, flow_table_row
-from bench.http_flows import PASSWORD
-from bench.scratch import scratch_database
+from bench.flow_stack import (
+    PASSWORD,
+    flow_arguments,
+    levels_of,
+    print_flows,
+    run_on_stack,
+    signed_up,
+)
+from bench.http_client import Call, KeepAliveClient
 from common import json_codec
-from tests.e2e.stack import Stack, full_stack
 
 
 async def run(port: int, levels: list[int], seconds: float) -> None:
-    run_id = uuid.uuid4().hex[:6]
-    setup = KeepAliveClient(port)
-    account = {"username": f"s{run_id}", "email": f"s{run_id}@example.com", "password": PASSWORD}
-    await setup.request("POST", "/api/users/register", body=account)
-    _, answer = await setup.request(
-        "POST", "/api/auth/login", body={"username": f"s{run_id}", "password": PASSWORD}
-    )
-    setup.close()
-    token = json_codec.loads(answer)["token"]
+    username = f"s{uuid.uuid4().hex[:6]}"
+    token = await signed_up(port, username)
     chains: dict[int, str] = {}
 
     async def refresh(client: KeepAliveClient, n: int) -> tuple[int, bytes]:
         if id(client) not in chains:
             _, first = await client.request(
-                "POST", "/api/auth/login", body={"username": f"s{run_id}", "password": PASSWORD}
+                "POST", "/api/auth/login", body={"username": username, "password": PASSWORD}
             )
             chains[id(client)] = json_codec.loads(first)["refresh_token"]
         status, body = await client.request(
@@ -62,38 +56,18 @@ async def run(port: int, levels: list[int], seconds: float) -> None:
         ("sessions", sessions),
         ("audit", audit),
     )
-    print(FLOW_TABLE_HEADER)
-    for name, call in flows:
-        for level in levels:
-            chains.clear()
-            print(flow_table_row(name, level, await drive(call, port, level, seconds)))
+    await print_flows(flows, port, levels, seconds, before_each=chains.clear)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", default="1,32")
-    args = parser.parse_args()
-    levels = [int(level) for level in args.concurrency.split(",")]
-    with scratch_database() as database_url:
-        stack = Stack(
-            {
-                "DATABASE_URL": database_url,
-                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                "RPC_PREFIX": f"bench-sessions-{uuid.uuid4().hex[:6]}",
-                "JWT_SECRET": "bench-" + "x" * 40,
-                "BCRYPT_ROUNDS": "10",
-                "LOG_LEVEL": "WARNING",
-                # Every request comes from this one address: measure the flows, not the limit.
-                "RATE_LIMIT_REFRESH": "off",
-            },
-            Path(tempfile.mkdtemp(prefix="gatehouse-sessions-")),
-        )
-        try:
-            full_stack(stack)
-            asyncio.run(run(stack.gateway.port, levels, args.seconds))
-        finally:
-            stack.stop()
+    args = flow_arguments(__doc__ or "").parse_args()
+    levels = levels_of(args.concurrency)
+    run_on_stack(
+        "sessions",
+        lambda port: run(port, levels, args.seconds),
+        # Every request comes from this one address: measure the flows, not the limit.
+        overrides={"RATE_LIMIT_REFRESH": "off"},
+    )
 
 
 if __name__ == "__main__":
