@@ -40,6 +40,7 @@ from bench.procstat import usable_cores
 from bench.report import Ratio, Row, as_json, merge_rounds, render_table
 from bench.rpc_scenario import RpcOptions, rpc_round
 from bench.scratch import ADMIN_URL, scratch_database
+from common.config.db import database_of
 
 SCENARIOS = ("profile", "rpc", "login", "startup")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -127,7 +128,7 @@ def run_bench(options: BenchOptions, command: str) -> int:
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     meta = _meta(options, command, use_wrk) | {
         "load_average": load,
-        "database": database_url.rsplit("/", 1)[-1],
+        "database": database_of(database_url),
         "rpc_prefix": env["RPC_PREFIX"],
     }
     print(

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import asyncpg
 
+from common.config.db import with_database
+
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -27,6 +29,6 @@ def scratch_database() -> Iterator[str]:
     name = f"gatehouse_bench_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield with_database(ADMIN_URL, name)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

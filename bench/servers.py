@@ -8,11 +8,10 @@ so a remote server (or one in a container) is left out, not misattributed.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from redis.asyncio import Redis
 
 from bench.procstat import local_pids, pids_named, process_title
+from common.config.db import database_of
 
 
 async def redis_pids(redis_url: str) -> list[int]:
@@ -31,7 +30,7 @@ def postgres_pids(database_url: str) -> list[int]:
     reading titles needs no connection of our own, which a busy shared server
     may not have to spare.
     """
-    database = f" {urlsplit(database_url).path.lstrip('/')} "
+    database = f" {database_of(database_url)} "
     return [pid for pid in pids_named(["postgres"]) if database in process_title(pid)]
 
 

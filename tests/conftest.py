@@ -22,13 +22,13 @@ from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 
 from common.config import DEFAULT_RATE_LIMITS, Settings
+from common.config.db import with_database
 from common.db.migrations import migrate
 from common.db.pool import create_pool
 from common.db.queries import Queries
@@ -50,11 +50,6 @@ class Servers:
     admin_database_url: str
     database_url: str
     redis_url: str
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @contextmanager
@@ -98,7 +93,7 @@ def _servers(root: Path, admin_url: str | None, redis_url: str | None) -> Iterat
     database = f"gatehouse_test_{RUN_ID}"
     _admin_sql(admin_url, f'CREATE DATABASE "{database}"')
     try:
-        yield Servers(admin_url, _with_database(admin_url, database), redis_url)
+        yield Servers(admin_url, with_database(admin_url, database), redis_url)
     finally:
         _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         for server in reversed(started):

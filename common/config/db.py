@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from common.config.env import Env
 
@@ -35,3 +35,18 @@ def _database_url(env: Env) -> str:
     port = env.port("DB_PORT", 5432)
     name = env.text("DB_NAME", "microservices")
     return f"postgresql://{auth}@{host}:{port}/{name}"
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead: the path, and only the path, changes.
+
+    A URL is parsed, never cut at its last ``/``: a server reached over a unix
+    socket has a URL such as ``postgresql://postgres:@/postgres?host=/run/pg``
+    (embedded PostgreSQL's), whose last ``/`` is inside the socket folder.
+    """
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def database_of(url: str) -> str:
+    """The database a PostgreSQL URL names (its path), whatever its query holds."""
+    return urlsplit(url).path.lstrip("/")

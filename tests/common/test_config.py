@@ -23,6 +23,7 @@ from common.config import (
     parse_duration,
     parse_rate,
 )
+from common.config.db import database_of, with_database
 
 STRONG_SECRET = "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a"
 PRODUCTION = {"APP_ENV": "production"}
@@ -448,3 +449,21 @@ def test_settings_are_immutable() -> None:
 
     with pytest.raises(AttributeError):
         settings.auth.jwt_secret = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("url", "renamed"),
+    [
+        ("postgresql://u:p@db:5432/postgres", "postgresql://u:p@db:5432/other"),
+        # Embedded PostgreSQL's URL: the socket folder is in the query, with slashes.
+        (
+            "postgresql://postgres:@/postgres?host=/tmp/pg/run",
+            "postgresql://postgres:@/other?host=/tmp/pg/run",
+        ),
+        ("postgresql://u@db/postgres?sslmode=require", "postgresql://u@db/other?sslmode=require"),
+    ],
+)
+def test_another_database_on_the_same_server(url: str, renamed: str) -> None:
+    assert with_database(url, "other") == renamed
+    assert database_of(url) == "postgres"
+    assert database_of(renamed) == "other"

@@ -6,11 +6,11 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from common.config.db import with_database
 from common.db.migrations import MigrationError, discover, migrate
 from common.db.queries import Queries
 from tests.conftest import Servers
@@ -23,8 +23,7 @@ async def fresh_database(servers: Servers) -> AsyncIterator[str]:
     admin = await asyncpg.connect(servers.admin_database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        parts = urlsplit(servers.admin_database_url)
-        yield urlunsplit(parts._replace(path=f"/{name}"))
+        yield with_database(servers.admin_database_url, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
