@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from marshmallow import Schema
@@ -45,6 +46,21 @@ class Operation:
     auth: bool = False
     rpc: bool = False
     description: str | None = None
+
+    @cached_property
+    def body_fields(self) -> frozenset[str]:
+        """The top-level keys a client may send in the request body (none without one).
+
+        A request body is closed: the document says ``additionalProperties:
+        false`` and the gateway refuses any other key (``gateway_app.body``),
+        so what the document accepts and what the server accepts are the same.
+        """
+        if self.request is None:
+            return frozenset()
+        schema = self.request() if isinstance(self.request, type) else self.request
+        return frozenset(
+            field.data_key or name for name, field in schema.fields.items() if not field.dump_only
+        )
 
     def error_classes(self) -> list[type[GatehouseError]]:
         """The declared errors and those that follow from the route's kind."""
@@ -94,6 +110,12 @@ def documented(
 
 class UndocumentedRoute(LookupError):
     """A route whose handler has no ``@documented`` declaration."""
+
+
+def declared_operation(handler: Callable[..., Any]) -> Operation | None:
+    """The handler's declaration, None when it has none."""
+    operation = getattr(handler, _OPERATION_ATTR, None)
+    return operation if isinstance(operation, Operation) else None
 
 
 def operation_of(handler: Callable[..., Any]) -> Operation:

@@ -7,7 +7,10 @@ from typing import Any
 from sanic import Request
 
 from common import json_codec
-from common.errors import BadRequest
+from common.errors import BadRequest, ValidationFailed
+from gateway_app.api_doc import declared_operation
+
+UNKNOWN_FIELD = "Unknown field."
 
 
 def json_object(request: Request) -> dict[str, Any]:
@@ -27,7 +30,25 @@ def json_object(request: Request) -> dict[str, Any]:
     limit: int = request.app.ctx.settings.http.max_json_depth
     if depth_exceeds(body, limit):
         raise BadRequest(f"Request body is nested deeper than {limit} levels")
+    refuse_undocumented_fields(request, body)
     return body
+
+
+def refuse_undocumented_fields(request: Request, body: dict[str, Any]) -> None:
+    """400 for a key the route's documented request schema does not have.
+
+    The API document closes every request body (``additionalProperties:
+    false``) from the same declaration, so a client that follows the document
+    is never refused here, and a misspelt field is reported, not ignored. The
+    workers' schemas still drop unknown keys: what the gateway itself adds
+    (the token's ids) is theirs to read.
+    """
+    operation = declared_operation(request.route.handler) if request.route else None
+    if operation is None or operation.request is None:
+        return
+    unknown = [name for name in body if name not in operation.body_fields]
+    if unknown:
+        raise ValidationFailed(details={name: [UNKNOWN_FIELD] for name in unknown})
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:

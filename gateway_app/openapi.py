@@ -3,6 +3,12 @@
 ``build_document(app)`` walks ``app.router.routes``, reads each handler's
 ``@documented`` declaration (``gateway_app.api_doc``) and renders it with
 apispec's marshmallow plugin; a route without a declaration is refused.
+
+Two rules hold for every route, so that a new one gets them without asking:
+request bodies are closed (``additionalProperties: false``, which the gateway
+enforces from the same declaration, ``gateway_app.body``), and a schema's
+``Meta.json_schema`` (rules across fields, such as "username or email") is
+merged into its JSON Schema.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from sanic import Sanic
 
 from common.errors import GatehouseError, http_status
@@ -30,12 +37,27 @@ TAGS = {
 _PAGES = {"", "account", "docs", "assets", "openapi.json"}
 
 
+class _Converter(OpenAPIConverter):
+    """apispec's converter, plus the rules a schema states in ``Meta.json_schema``."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        extra = getattr(getattr(schema, "Meta", None), "json_schema", None)
+        if extra:
+            jsonschema.update(extra)
+        return jsonschema
+
+
+class _Plugin(MarshmallowPlugin):
+    Converter = _Converter
+
+
 def build_document(app: Sanic[Any, Any]) -> dict[str, Any]:
     spec = APISpec(
         title="Gatehouse",
         version=version("gatehouse"),
         openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin()],
+        plugins=[_Plugin()],
         info={"description": "User accounts and authentication (gateway HTTP API)."},
     )
     spec.components.security_scheme(
@@ -57,7 +79,24 @@ def build_document(app: Sanic[Any, Any]) -> dict[str, Any]:
             )
     for path, operations in by_path.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document: dict[str, Any] = spec.to_dict()
+    _close_request_bodies(document)
+    return document
+
+
+def _close_request_bodies(document: dict[str, Any]) -> None:
+    """Every request body schema says no other property is allowed."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for item in document["paths"].values():
+        for operation in item.values():
+            body = operation.get("requestBody")
+            if body is None:
+                continue
+            for content in body["content"].values():
+                schema = content["schema"]
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+                schema["additionalProperties"] = False
 
 
 _SANIC_PARAM = re.compile(r"<(\w+)(?::(\w+))?>")

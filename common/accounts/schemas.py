@@ -33,6 +33,15 @@ MAX_EMAIL_LENGTH = 100
 # surrogates (no UTF-8 form). Tabs and newlines too: no field of ours holds text
 # where they belong, and in a name or a log line they only hide things.
 _UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# The same rule for the API document, as a lookahead that ECMA-262 and Python
+# read alike (a "$" would let Python, and so the test generators, end a string
+# with a newline). Without the surrogates: a pattern holding them is not a
+# regular expression to most validators, and a client's UTF-8 JSON cannot carry
+# them unescaped. A string field without a pattern of its own gets
+# STORABLE_PATTERN; one that brings its own starts it with NOTHING_UNSTORABLE
+# (a test checks every string of the document).
+NOTHING_UNSTORABLE = r"(?![\s\S]*[\u0000-\u001f\u007f-\u009f])"
+STORABLE_PATTERN = f"^{NOTHING_UNSTORABLE}"
 
 
 class Text(fields.String):
@@ -40,6 +49,10 @@ class Text(fields.String):
     surrogates. Every string field of every schema is one (a test checks)."""
 
     default_error_messages = {"unstorable": "Must not contain control characters."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metadata = {"pattern": STORABLE_PATTERN, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -78,7 +91,7 @@ def _username(*, required: bool = True) -> Text:
             USERNAME, error="Must be 3-50 characters: letters, digits and underscores."
         ),
         # For the API document: JSON Schema patterns are ECMA-262, without \A and \Z.
-        metadata={"pattern": f"^{_USERNAME_CHARS}$"},
+        metadata={"pattern": f"^{NOTHING_UNSTORABLE}{_USERNAME_CHARS}$"},
     )
 
 
@@ -88,7 +101,7 @@ def _new_password() -> Text:
         validate=validate_password,
         metadata={
             "minLength": MIN_PASSWORD_LENGTH,
-            "pattern": r"^(?=.*[A-Za-z])(?=.*\d)",
+            "pattern": rf"^{NOTHING_UNSTORABLE}(?=.*[A-Za-z])(?=.*\d)",
             "description": f"At least {MIN_PASSWORD_LENGTH} characters with a letter and a digit;"
             f" at most {MAX_PASSWORD_BYTES} bytes in UTF-8.",
         },
@@ -121,8 +134,16 @@ class RegisterParams(_EmailNormalised):
     password = _new_password()
 
 
+# For the API document (gateway_app/openapi.py merges Meta.json_schema):
+# the rule of has_login and changes_something below, in JSON Schema.
+_USERNAME_OR_EMAIL = {"anyOf": [{"required": ["username"]}, {"required": ["email"]}]}
+
+
 class LoginParams(_Params):
     """``username`` may hold a username or an email; ``email`` works too."""
+
+    class Meta(_Params.Meta):
+        json_schema = _USERNAME_OR_EMAIL
 
     username = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
     email = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
@@ -224,6 +245,9 @@ class ResetPasswordParams(_Params):
 
 
 class UpdateProfileParams(_Authenticated, _EmailNormalised):
+    class Meta(_Params.Meta):
+        json_schema = _USERNAME_OR_EMAIL
+
     username = _username(required=False)
     email = _email(required=False)
 

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from common import json_codec
 from tests.conftest import Servers
 from tests.e2e.helpers import (
     PASSWORD,
@@ -390,10 +391,50 @@ async def test_chunked_body_over_limit(client: httpx.AsyncClient):
 
 
 async def test_body_under_limit_is_read(client: httpx.AsyncClient, unique: Callable[[str], str]):
-    """Unknown fields are ignored, so a big but allowed body registers."""
-    body = registration(unique("roomy"), padding="x" * (MAX_BODY - 1024))
-    answer = await client.post("/api/users/register", json=body)
+    """A big but allowed body registers (JSON whitespace makes it big: an unknown
+    field would be refused)."""
+    body = json_codec.dumps(registration(unique("roomy"))) + b" " * (MAX_BODY - 1024)
+    answer = await client.post(
+        "/api/users/register", content=body, headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 201, answer.text
+
+
+# ----------------------------------------------------------------------------
+# 400: a field the API document does not name
+
+
+async def test_an_undocumented_field_is_refused_by_name_and_nothing_is_written(
+    client: httpx.AsyncClient, unique: Callable[[str], str]
+):
+    name = unique("closed")
+    answer = await client.post(
+        "/api/users/register", json=registration(name, nickname="Ada", isAdmin=True)
+    )
+    body = assert_error(answer, 400, "validation_error")
+    assert body["error"]["details"] == {
+        "nickname": ["Unknown field."],
+        "isAdmin": ["Unknown field."],
+    }
+    # Refused before any call: the account was not made, so the same name is free.
+    assert (await register(client, name)).status_code == 201
+
+
+async def test_what_the_gateway_adds_from_the_token_is_no_field_for_the_client(
+    client: httpx.AsyncClient, unique: Callable[[str], str]
+):
+    name = unique("owner")
+    _, token = await new_account(client, name)
+    answer = await client.put(
+        "/api/auth/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": "another-pass-2", "user_id": 1},
+        headers=bearer(token),
+    )
+    body = assert_error(answer, 400, "validation_error")
+    assert body["error"]["details"] == {"user_id": ["Unknown field."]}
+    # Nothing changed: the session lives and the old password still logs in.
+    assert (await profile(client, token)).status_code == 200
+    assert (await login(client, name, PASSWORD)).status_code == 200
 
 
 # ----------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from openapi_spec_validator import validate
 from sanic import Request, Sanic
@@ -14,7 +16,7 @@ from sanic.response import HTTPResponse
 from common.accounts.schemas import TOKEN_FIELDS
 from common.config import Settings
 from common.errors import Conflict
-from gateway_app.api_doc import NO_CONTENT, UndocumentedRoute, documented
+from gateway_app.api_doc import NO_CONTENT, UndocumentedRoute, documented, operation_of
 from gateway_app.api_schemas import MessageReply
 from gateway_app.app import create_app
 from gateway_app.openapi import build_document, openapi_path
@@ -170,3 +172,84 @@ def test_json_replies_are_marshmallow_components(document: dict[str, Any]) -> No
 )
 def test_openapi_path(sanic_path: str, expected: str) -> None:
     assert openapi_path(sanic_path) == expected
+
+
+def _request_body_schemas(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    schemas = document["components"]["schemas"]
+    return {
+        name: schemas[name]
+        for op in operations(document).values()
+        if "requestBody" in op
+        for name in [
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        ]
+    }
+
+
+def test_every_request_body_is_closed(document: dict[str, Any]) -> None:
+    bodies = _request_body_schemas(document)
+
+    assert bodies
+    assert {
+        name for name, schema in bodies.items() if schema.get("additionalProperties") is not False
+    } == set()
+
+
+def test_the_gateway_accepts_exactly_the_documented_body_fields(app: Sanic[Any, Any]) -> None:
+    document = build_document(app)
+    schemas = document["components"]["schemas"]
+    checked = 0
+    for route in app.router.routes:
+        operation = operation_of(route.handler)
+        if operation.request is None:
+            continue
+        for method in route.methods:
+            documented = document["paths"][openapi_path(route.path)][method.lower()]
+            body = documented["requestBody"]["content"]["application/json"]["schema"]
+            name = body["$ref"].rsplit("/", 1)[1]
+            assert operation.body_fields == set(schemas[name]["properties"]), (method, route.path)
+            checked += 1
+    assert checked >= 8
+
+
+def _string_properties(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{name}.{field}", prop)
+        for name, schema in _request_body_schemas(document).items()
+        for field, prop in schema["properties"].items()
+        if prop.get("type") == "string"
+    ]
+
+
+def test_every_request_string_documents_that_control_characters_are_refused(
+    document: dict[str, Any],
+) -> None:
+    strings = _string_properties(document)
+
+    assert strings
+    for where, prop in strings:
+        pattern = prop.get("pattern")
+        assert pattern, f"{where} has no pattern"
+        # Python's re reads these patterns as ECMA-262 does (the generators use it).
+        for unstorable in ("Ab_cd1234\x00", "Ab_cd1234\n", "Ab_cd1234\x1b", "Ab_cd1234\x85"):
+            assert not re.search(pattern, unstorable), (where, unstorable)
+
+
+def test_every_pattern_of_the_document_is_a_regular_expression_to_validators(
+    document: dict[str, Any],
+) -> None:
+    # jsonschema-rs (what schemathesis validates with) refuses what most ECMA
+    # engines refuse, such as a range of lone surrogates.
+    for where, prop in _string_properties(document):
+        jsonschema_rs.validator_for({"type": "string", "pattern": prop["pattern"]})
+        assert jsonschema_rs.is_valid(
+            {"type": "string", "pattern": prop["pattern"]}, "Ab_cd1234"
+        ), where
+
+
+def test_rules_across_fields_are_in_the_document(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    either = [{"required": ["username"]}, {"required": ["email"]}]
+
+    assert schemas["LoginParams"]["anyOf"] == either
+    assert schemas["UpdateProfileParams"]["anyOf"] == either
