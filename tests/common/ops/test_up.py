@@ -4,10 +4,17 @@ Each test starts the real command in a session of its own, signals only that
 process (or its process group, as a terminal's Ctrl-C does), and then looks
 for any process left that refers to the data folder or listens on the
 stack's ports. Starting embedded PostgreSQL takes seconds, so these are few.
+
+The tests share one data folder (PostgreSQL is initialised once), so each
+test's stack must be gone before the next starts: the fixture waits for that
+whatever the test did (a killed ``up`` leaves its watchdog working), stops
+what is left if the wait runs out, and fails the test that left it, never the
+next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +31,7 @@ import psutil
 import pytest
 
 from common.ops.datafolder import URLS_FILE, is_held
+from common.ops.watchdog import clean_up
 from tests.conftest import Servers, scratch_folder
 from tests.e2e.stack import PORT_OFFSETS, free_base_port
 
@@ -75,10 +83,24 @@ class Up:
         )
 
     def leftovers(self) -> list[str]:
-        """Processes still referring to the data folder or listening on the ports."""
+        """What of this stack still runs or remains: its processes, its lock, its URLs."""
+        found = [f"{pid}: {command}" for pid, command in self.processes().items()]
+        if is_held(self.data):
+            found.append(f"{self.data} is still locked")
+        if (self.data / URLS_FILE).exists():
+            found.append(f"{URLS_FILE}: {(self.data / URLS_FILE).read_text()}")
+        return found
+
+    def processes(self) -> dict[int, str]:
+        """Processes referring to the data folder, or listening on the stack's ports.
+
+        A listener counts only when it is unknown or refers to the folder: on a
+        machine shared with other test runs, another run may bind a port this
+        stack has closed, and that is no leftover of ours.
+        """
         data = str(self.data)
         ports = {self.port + offset for offset in PORT_OFFSETS}
-        found = []
+        ours: dict[int, str] = {}
         for process in psutil.process_iter(["cmdline", "cwd", "environ"]):
             info = process.info
             command = " ".join(info["cmdline"] or [])
@@ -88,22 +110,39 @@ class Up:
                 or (info["environ"] or {}).get("GATEHOUSE_DATA") == data
             )
             if refers:
-                found.append(f"{process.pid}: {command}")
+                ours[process.pid] = command
         try:
             for conn in psutil.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports:
-                    found.append(f"{conn.pid}: listening on {conn.laddr.port}")
+                listening = conn.status == psutil.CONN_LISTEN and conn.laddr.port in ports
+                if listening and (conn.pid is None or conn.pid in ours):
+                    ours.setdefault(conn.pid or 0, f"listening on {conn.laddr.port}")
         except psutil.AccessDenied:
             pass  # macOS without privileges: the folder checks above still apply
-        return found
+        return ours
 
-    def assert_nothing_left(self) -> None:
+    def wait_gone(self) -> list[str]:
+        """Wait until nothing of the stack is left; what still is after STOP_SECONDS."""
         deadline = time.monotonic() + STOP_SECONDS
         while (left := self.leftovers()) and time.monotonic() < deadline:
             time.sleep(0.2)
+        return left
+
+    def assert_nothing_left(self) -> None:
+        left = self.wait_gone()
         assert not left, "\n".join(left) + "\n" + self.output()
-        assert not is_held(self.data)
-        assert not (self.data / URLS_FILE).exists()
+
+    def clear(self) -> None:
+        """Stop what is left, as the watchdog would, then kill what still refers to the folder."""
+        clean_up(
+            {
+                "postgres": str(self.data / "postgres"),
+                "valkey": str(self.data / "redis"),
+                "data": str(self.data),
+            }
+        )
+        for pid in self.processes():
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +189,23 @@ def start_up(data: Path) -> Iterator[Callable[..., Up]]:
         return up
 
     yield start
+    # Every stack is gone before the next test, however this one ended: a
+    # SIGKILLed up has exited while its watchdog is still stopping the rest.
+    problems = []
     for up in started:
         if up.popen.poll() is None:
             up.popen.send_signal(signal.SIGTERM)
+        try:
             up.popen.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            problems.append(f"gatehouse up (pid {up.popen.pid}) did not exit")
+        left = up.wait_gone()
+        if left:
+            up.clear()
+            up.popen.kill()
+            up.popen.wait()
+            problems.append("left running after the test:\n" + "\n".join(left) + "\n" + up.output())
+    assert not problems, "\n".join(problems)
 
 
 def _signal(up: Up, how: str) -> None:
