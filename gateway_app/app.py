@@ -38,7 +38,7 @@ from common.security.tokens import TokenVerifier
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
 from gateway_app.auth import call_as_caller
-from gateway_app.body import json_object
+from gateway_app.body import call_with_body
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.edge import EdgeRequest, install_edge
 from gateway_app.errors import render_error
@@ -182,7 +182,7 @@ async def _echo_request_id(request: Request, response: HTTPResponse) -> None:
     rpc=True,
 )
 async def register(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("user.register", json_object(request))
+    result = await call_with_body(request, "user.register")
     return json_response(
         {"success": True, "message": "User registered successfully", "user": result["user"]},
         status=201,
@@ -198,8 +198,7 @@ async def register(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def login(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("auth.login", json_object(request))
-    return token_answer(result, "Login successful")
+    return token_answer(await call_with_body(request, "auth.login"), "Login successful")
 
 
 @documented(

@@ -34,6 +34,11 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+async def call_with_body(request: Request, method: str) -> Any:
+    """Call ``method`` with the request's JSON body as its params (no bearer needed)."""
+    return await request.app.ctx.rpc.call(method, json_object(request))
+
+
 def refuse_undocumented_fields(request: Request, body: dict[str, Any]) -> None:
     """400 for a key the route's documented request schema does not have.
 

@@ -18,7 +18,7 @@ from common.errors import Conflict, InvalidCredentials, InvalidResetToken, RateL
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller
-from gateway_app.body import json_object
+from gateway_app.body import call_with_body
 from gateway_app.responses import json_response
 
 FORGOT_ANSWER = {
@@ -62,7 +62,7 @@ async def delete_account(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def forgot_password(request: Request) -> HTTPResponse:
-    await request.app.ctx.rpc.call("auth.forgot_password", json_object(request))
+    await call_with_body(request, "auth.forgot_password")
     return json_response(FORGOT_ANSWER, status=202)
 
 
@@ -74,7 +74,7 @@ async def forgot_password(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def reset_password(request: Request) -> HTTPResponse:
-    await request.app.ctx.rpc.call("auth.reset_password", json_object(request))
+    await call_with_body(request, "auth.reset_password")
     return json_response({"success": True, "message": "Password reset; log in again"})
 
 

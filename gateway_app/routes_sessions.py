@@ -18,7 +18,7 @@ from common.errors import InvalidToken, NotFound, RateLimited
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller
-from gateway_app.body import json_object
+from gateway_app.body import call_with_body
 from gateway_app.responses import json_response
 
 # Keys of the login and refresh answers (the seed's token and user, plus the pair).
@@ -55,8 +55,7 @@ def with_query(request: Request, params: dict[str, Any], name: str) -> dict[str,
     rpc=True,
 )
 async def refresh(request: Request) -> HTTPResponse:
-    result = await request.app.ctx.rpc.call("auth.refresh", json_object(request))
-    return token_answer(result, "Token refreshed")
+    return token_answer(await call_with_body(request, "auth.refresh"), "Token refreshed")
 
 
 @documented(
