@@ -34,6 +34,9 @@ def _database_url(env: Env) -> str:
     host = env.text("DB_HOST", "localhost")
     port = env.port("DB_PORT", 5432)
     name = env.text("DB_NAME", "microservices")
+    if host and host.startswith("/"):
+        # A unix socket folder, as libpq reads DB_HOST/PGHOST: it goes in the query.
+        return f"postgresql://{auth}@/{name}?host={quote(host, safe='/')}&port={port}"
     return f"postgresql://{auth}@{host}:{port}/{name}"
 
 

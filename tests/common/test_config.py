@@ -76,6 +76,11 @@ READS = [
         "database url without password has no colon",
     ),
     read(
+        {"DB_HOST": "/run/post gres", "DB_USER": "app", "DB_NAME": "accounts"},
+        {"db.database_url": "postgresql://app@/accounts?host=/run/post%20gres&port=5432"},
+        "a socket folder as DB_HOST goes in the query",
+    ),
+    read(
         {"REDIS_HOST": "cache", "REDIS_PORT": "6380"},
         {"rpc.redis_url": "redis://cache:6380/0"},
         "seed redis variables build the url",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import psutil
@@ -272,8 +272,10 @@ def test_a_configured_database_is_used_and_not_recorded(
 ):
     # The original system's split variables, as a user of it would set them.
     database = urlsplit(servers.database_url)
+    # Embedded PostgreSQL (no TEST_DATABASE_URL) is reached over a socket folder.
+    socket_folder = dict(parse_qsl(database.query)).get("host", "")
     up = start_up(
-        DB_HOST=database.hostname or "",
+        DB_HOST=database.hostname or socket_folder,
         DB_PORT=str(database.port or 5432),
         DB_USER=database.username or "",
         DB_NAME=database.path.lstrip("/"),
