@@ -168,13 +168,15 @@ def _moleculer_folder(options: BenchOptions, notes: list[str]) -> Iterator[Path 
             notes.append(f"moleculer-web peer skipped: {why}")
         yield None
         return
-    try:
-        with moleculer_peer.installed() as folder:
-            notes.append(f"moleculer-web peer: {moleculer_peer.describe()}")
-            yield folder
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        notes.append(f"moleculer-web peer skipped: {exc}")
-        yield None
+    with contextlib.ExitStack() as stack:
+        try:
+            folder = stack.enter_context(moleculer_peer.installed())
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            notes.append(f"moleculer-web peer skipped: {exc}")
+            yield None
+            return
+        notes.append(f"moleculer-web peer: {moleculer_peer.describe()}")
+        yield folder
 
 
 def _http_round(

@@ -18,12 +18,13 @@ from prometheus_client import Histogram
 
 T = TypeVar("T")
 
-# How much lower than the event loop's thread the bcrypt threads run (Linux
-# nice levels are per thread). At the same priority a storm of logins keeps
-# every core busy hashing and the scheduler hands the loop a slice only
-# every few milliseconds: 70 ms of loop lag in the auth worker, and in the
-# gateway beside it. At nice 10 a thread waking for I/O preempts them at
-# once, while bcrypt still gets every cycle nothing else wants.
+# How much lower than the event loop's thread the bcrypt threads run by
+# default (Linux nice levels are per thread; PASSWORD_NICENESS). At the same
+# priority a storm of logins keeps every core busy hashing and the scheduler
+# hands the loop a slice only every few tens of milliseconds: 45-70 ms of loop
+# lag in the auth worker, and in the gateway beside it. Below it, a thread
+# waking for I/O preempts them at once, while bcrypt still gets every cycle
+# nothing else wants (on a machine shared with other busy work, that is less).
 BCRYPT_NICENESS = 10
 
 # bcrypt reads only the first 72 bytes; the bcrypt package raises beyond them,
@@ -41,13 +42,23 @@ class PasswordHasher:
     never make it wait for a core.
     """
 
-    def __init__(self, rounds: int, threads: int, *, timing: Histogram | None = None) -> None:
+    def __init__(
+        self,
+        rounds: int,
+        threads: int,
+        *,
+        niceness: int = BCRYPT_NICENESS,
+        timing: Histogram | None = None,
+    ) -> None:
         self.rounds = rounds
         # Labelled by operation ("hash", "verify"); timed on the thread, so the
         # figure is bcrypt's cost, not the wait for a free thread.
         self._timing = timing
         self._executor = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="bcrypt", initializer=_yield_to_the_loop
+            max_workers=threads,
+            thread_name_prefix="bcrypt",
+            initializer=_yield_to_the_loop,
+            initargs=(niceness,),
         )
         # Verified against when a login names no user, so that an unknown user
         # costs as much time as a wrong password and reveals nothing.
@@ -109,14 +120,14 @@ class PasswordHasher:
                 self._timing.labels(operation).observe(time.perf_counter() - started)
 
 
-def _yield_to_the_loop() -> None:
+def _yield_to_the_loop(niceness: int) -> None:
     """Lower the calling (bcrypt) thread's priority; where nice is per process
     or not allowed, the thread keeps the loop's priority."""
-    if hasattr(os, "setpriority") and sys.platform == "linux":
+    if niceness > 0 and sys.platform == "linux":
         thread = threading.get_native_id()
         with contextlib.suppress(OSError):
             current = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, current + BCRYPT_NICENESS))
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, current + niceness))
 
 
 def _cost(hashed: bytes) -> int | None:
