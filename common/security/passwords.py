@@ -23,8 +23,9 @@ T = TypeVar("T")
 # priority a storm of logins keeps every core busy hashing and the scheduler
 # hands the loop a slice only every few tens of milliseconds: 45-70 ms of loop
 # lag in the auth worker, and in the gateway beside it. Below it, a thread
-# waking for I/O preempts them at once, while bcrypt still gets every cycle
-# nothing else wants (on a machine shared with other busy work, that is less).
+# waking for I/O preempts them sooner (``python -m bench.bcrypt_priority``),
+# while bcrypt still gets every cycle nothing else wants (on a machine shared
+# with other busy work, that is less).
 BCRYPT_NICENESS = 10
 
 # bcrypt reads only the first 72 bytes; the bcrypt package raises beyond them,
@@ -38,8 +39,8 @@ class PasswordHasher:
 
     bcrypt releases the GIL, so a pool as large as the core count keeps every
     core busy while the event loop goes on serving other requests; the
-    threads run below the loop's priority (BCRYPT_NICENESS), so that they
-    never make it wait for a core.
+    threads run below the loop's priority (``niceness``), so that a loop
+    waking for I/O seldom waits for a core behind them.
     """
 
     def __init__(
