@@ -78,17 +78,23 @@ class Launcher:
     processes: list[Launched] = field(default_factory=list)
 
     def launch(self, name: str) -> Launched:
-        port = free_port()
-        log = self.logs / f"{name}-{port}.log"
-        env = {**os.environ, **self.env, "PORT": str(port)}
+        env = {}
         if self.source is not None:
             # ``python -m`` looks in the working directory first: run from there.
             env["PYTHONPATH"] = str(self.source)
+        return self.launch_command(name, [sys.executable, "-m", MODULES[name]], self.source, env)
+
+    def launch_command(
+        self, name: str, argv: list[str], cwd: Path | None, env: dict[str, str]
+    ) -> Launched:
+        """Any process that serves /health on ``PORT``, with this launcher's environment."""
+        port = free_port()
+        log = self.logs / f"{name}-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
-                [sys.executable, "-m", MODULES[name]],
-                env=env,
-                cwd=self.source,
+                argv,
+                env={**os.environ, **self.env, **env, "PORT": str(port)},
+                cwd=cwd,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )

@@ -21,7 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench.rpc_roundtrip import SERVICE, CallOnce
-from common import json_codec
+from common import event_loop, json_codec
 from common.keys import Keys
 
 NATS_SUBJECT = "bench.echo"
@@ -54,7 +54,7 @@ def serve_naive(redis_url: str, prefix: str, ready: Any) -> None:
             await redis.lpush(request["reply_to"], reply)
         await redis.aclose()
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 @asynccontextmanager
@@ -118,7 +118,7 @@ def serve_nats(url: str, ready: Any) -> None:
         await stopped.wait()
         await client.drain()
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 @asynccontextmanager

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from common import event_loop
 from common.keys import Keys
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
@@ -83,7 +84,7 @@ def serve(redis_url: str, prefix: str, variant: str, ready: Any, stop: Any) -> N
         await redis.aclose()
         await blocking.aclose()
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from loguru import logger
 
+from common import event_loop
 from common.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
 from common.db.migrations import MigrationError
 from common.db.queries import QueryFileError
@@ -51,7 +51,7 @@ def run_worker(service: str, build_methods: MethodsFactory, *, signs_tokens: boo
     with exit_on_config_error(service):
         worker = Worker(settings, service, build_methods, signs_tokens=signs_tokens)
     try:
-        asyncio.run(worker.run())
+        event_loop.run(worker.run())
     except (OSError, QueryFileError, MigrationError) as exc:
         # Unreachable database, or a schema the queries do not match (in
         # production: migrations not applied yet). Say so; no traceback.

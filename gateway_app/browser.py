@@ -6,12 +6,14 @@ own Content-Security-Policy (an HTML page) keeps it: these are defaults.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from common.config import Settings
+from gateway_app.responses import encode_once
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -26,8 +28,23 @@ CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After"
 CORS_MAX_AGE_SECONDS = 600
 
 
+NO_STORE = "no-store"
+
+
 def install(app: Sanic[Any, Any]) -> None:
+    settings: Settings = app.ctx.settings
+    for name, value in [*fixed_headers(settings.http.hsts_seconds), ("Cache-Control", NO_STORE)]:
+        encode_once(name, value)
     app.register_middleware(_decorate, "response")  # type: ignore[arg-type]
+
+
+@functools.cache
+def fixed_headers(hsts_seconds: int) -> tuple[tuple[str, str], ...]:
+    """What every response gets, built once per HSTS setting."""
+    fixed = list(SECURITY_HEADERS.items())
+    if hsts_seconds:
+        fixed.append(("Strict-Transport-Security", f"max-age={hsts_seconds}"))
+    return tuple(fixed)
 
 
 def preflight(request: Request) -> HTTPResponse | None:
@@ -57,14 +74,12 @@ def allowed_origin(request: Request) -> str | None:
 async def _decorate(request: Request, response: HTTPResponse) -> None:
     settings: Settings = request.app.ctx.settings
     headers = response.headers
-    for name, value in SECURITY_HEADERS.items():
-        if name not in headers:
-            headers[name] = value
+    for name, value in fixed_headers(settings.http.hsts_seconds):
+        # setdefault: a route's own (an HTML page's CSP) wins.
+        headers.setdefault(name, value)
     if request.path.startswith("/api/"):
         # Tokens and user data: no cache, shared or private, may keep them.
-        headers["Cache-Control"] = "no-store"
-    if settings.http.hsts_seconds:
-        headers["Strict-Transport-Security"] = f"max-age={settings.http.hsts_seconds}"
+        headers["Cache-Control"] = NO_STORE
     if settings.http.cors_origins:
         # The answer depends on Origin whether or not this one is listed.
         vary = headers.get("Vary")

@@ -32,6 +32,9 @@ class AuthSettings:
     bcrypt_rounds: int = 10
     # Threads for bcrypt; each hash takes a core for tens of milliseconds.
     password_threads: int = 2
+    # How far below the event loop's thread the bcrypt threads run (Linux nice,
+    # per thread; 0 = the same priority): common/security/passwords.py says why.
+    password_niceness: int = 10
     # Token keys: the algorithm, the auth worker's private key, the public key the
     # gateway verifies with, and older public keys still accepted during a rotation.
     jwt_algorithm: str = "HS256"
@@ -63,6 +66,7 @@ class AuthSettings:
             jwt_expires_in=env.duration("JWT_EXPIRES_IN", 15 * 60),
             bcrypt_rounds=env.integer("BCRYPT_ROUNDS", 10, low=4, high=31),
             password_threads=env.integer("PASSWORD_THREADS", cpus or 2, high=256),
+            password_niceness=env.integer("PASSWORD_NICENESS", 10, low=0, high=19),
             jwt_algorithm=jwt_algorithm,
             jwt_private_key_file=env.text("JWT_PRIVATE_KEY_FILE"),
             jwt_public_key_file=env.text("JWT_PUBLIC_KEY_FILE"),

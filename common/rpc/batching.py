@@ -4,6 +4,12 @@ Callers add items without waiting; a single flusher task sends whatever has
 gathered since the last send. Under load each round trip carries many
 messages, at rest a lone message goes out on the next loop iteration.
 
+With ``linger``, a flusher that finds the process busy (``linger()`` true)
+waits a few loop iterations more, as long as each one brings new items and
+at most ``max_linger`` seconds: calls arriving over several iterations (one
+HTTP connection's request after another's) share one round trip instead of
+each paying for its own.
+
 A batch that fails is sent again one item at a time, so that one item that
 cannot be sent (unencodable, or refused by Redis) fails alone: ``fail`` is
 told about that item, and every other item of its batch still goes out.
@@ -12,6 +18,7 @@ told about that item, and every other item of its batch still goes out.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -27,10 +34,14 @@ class Batcher(Generic[T]):
         *,
         fail: Callable[[T, Exception], Awaitable[None]],
         max_batch: int = 512,
+        linger: Callable[[], bool] | None = None,
+        max_linger: float = 0.0,
     ) -> None:
         self._send = send
         self._fail = fail
         self._max_batch = max_batch
+        self._linger = linger
+        self._max_linger = max_linger
         self._pending: list[T] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -50,6 +61,8 @@ class Batcher(Generic[T]):
     async def _flush(self) -> None:
         # One loop iteration lets every coroutine that is ready add its item first.
         await asyncio.sleep(0)
+        if self._linger is not None and self._linger():
+            await self._gather_more()
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
@@ -65,6 +78,15 @@ class Batcher(Generic[T]):
                         await self._send([item])
                     except Exception as item_exc:
                         await self._report(item, item_exc)
+
+    async def _gather_more(self) -> None:
+        """More loop iterations while each brings items, within ``max_linger``."""
+        give_up = time.perf_counter() + self._max_linger
+        while len(self._pending) < self._max_batch and time.perf_counter() < give_up:
+            before = len(self._pending)
+            await asyncio.sleep(0)
+            if len(self._pending) == before:
+                return
 
     async def _report(self, item: T, exc: Exception) -> None:
         try:

@@ -41,6 +41,11 @@ LIVENESS_CACHE_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 2.0
 # Ids of calls that timed out, kept to name the method of a late reply.
 GAVE_UP_MEMORY = 10_000
+# With this many calls in flight the push batch lingers over a few more loop
+# iterations, at most LINGER_SECONDS (common/rpc/batching.py); below it a
+# call goes out on the next iteration, so a quiet gateway adds no latency.
+LINGER_INFLIGHT = 32
+LINGER_SECONDS = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,12 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._liveness: dict[str, tuple[float, bool]] = {}
         self._push = redis.register_script(scripts.PUSH_GUARDED)
-        self._outbox: Batcher[_Outgoing] = Batcher(self._send_requests, fail=self._fail_request)
+        self._outbox: Batcher[_Outgoing] = Batcher(
+            self._send_requests,
+            fail=self._fail_request,
+            linger=lambda: len(self._pending) >= LINGER_INFLIGHT,
+            max_linger=LINGER_SECONDS,
+        )
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self._gave_up: dict[str, str] = {}

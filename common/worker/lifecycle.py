@@ -91,6 +91,7 @@ async def open_worker(
         hasher = PasswordHasher(
             settings.auth.bcrypt_rounds,
             settings.auth.password_threads,
+            niceness=settings.auth.password_niceness,
             timing=who.metrics.password_seconds,
         )
         opened.callback(hasher.close)

@@ -22,11 +22,13 @@ RATIOS = {
     "profile.throughput_vs_baseline",
     "profile.p99_vs_baseline",
     "profile.cpu_us_per_request",
+    "profile.throughput_vs_moleculer",
     "rpc@1.p50_vs_naive",
     "rpc@64.throughput_vs_naive",
     "rpc@64.throughput_vs_nats",
     "login.vs_bcrypt_bound",
     "login.gateway_loop_lag_max_ms",
+    "login.user_loop_lag_max_ms",
     "login.auth_loop_lag_max_ms",
     *(f"startup.{p}.{f}" for p in ("gateway", "user", "auth") for f in ("seconds", "idle_rss_mib")),
 }
@@ -54,8 +56,14 @@ def test_quick_run_reports_every_scenario_and_ratio(servers: Servers, tmp_path: 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     table, document = completed.stdout, json.loads(json_out.read_text())
 
-    nats_skipped = any("NATS request/reply skipped" in note for note in document["notes"])
-    expected = RATIOS - ({"rpc@64.throughput_vs_nats"} if nats_skipped else set())
+    notes = document["notes"]
+    nats_skipped = any("NATS request/reply skipped" in note for note in notes)
+    peer_skipped = any("moleculer-web peer skipped" in note for note in notes)
+    expected = (
+        RATIOS
+        - ({"rpc@64.throughput_vs_nats"} if nats_skipped else set())
+        - ({"profile.throughput_vs_moleculer"} if peer_skipped else set())
+    )
     assert set(document["ratios"]) == expected
     for name in expected:
         assert name in table
@@ -70,6 +78,11 @@ def test_quick_run_reports_every_scenario_and_ratio(servers: Servers, tmp_path: 
     assert set(through_gateway["cpu_us_per_request"]) >= PROCESSES
     assert all(row["errors"] in (0, None) for row in document["rows"])
     assert "load generator" in table
+    assert "single process baseline: one Sanic process, uvloop, access log off" in table
+    if not peer_skipped:
+        peer = rows[("profile", "moleculer-web (Redis transporter)")]
+        assert peer["errors"] == 0
+        assert peer["rate"] > 0
     assert_cleaned_up(servers, document["meta"]["database"], document["meta"]["rpc_prefix"])
 
 

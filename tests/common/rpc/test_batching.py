@@ -77,3 +77,49 @@ async def test_a_failing_fail_does_not_stop_later_items() -> None:
     await asyncio.wait_for(batcher.drain(), 5)
 
     assert sink.sent == [3, 4]
+
+
+async def _add_over_iterations(batcher: Batcher[int], items: range) -> None:
+    for item in items:
+        batcher.add(item)
+        await asyncio.sleep(0)
+
+
+async def test_a_busy_batcher_gathers_items_added_over_several_iterations() -> None:
+    batches: list[list[int]] = []
+
+    async def send(batch: list[int]) -> None:
+        batches.append(batch)
+
+    batcher: Batcher[int] = Batcher(send, fail=Sink().fail, linger=lambda: True, max_linger=5.0)
+    await _add_over_iterations(batcher, range(6))
+    await batcher.drain()
+
+    assert batches == [[0, 1, 2, 3, 4, 5]]
+
+
+async def test_a_quiet_batcher_sends_on_the_next_iteration() -> None:
+    batches: list[list[int]] = []
+
+    async def send(batch: list[int]) -> None:
+        batches.append(batch)
+
+    batcher: Batcher[int] = Batcher(send, fail=Sink().fail, linger=lambda: False, max_linger=5.0)
+    await _add_over_iterations(batcher, range(3))
+    await batcher.drain()
+
+    assert len(batches) > 1
+    assert [item for batch in batches for item in batch] == [0, 1, 2]
+
+
+async def test_lingering_ends_at_its_time_limit() -> None:
+    batches: list[list[int]] = []
+
+    async def send(batch: list[int]) -> None:
+        batches.append(batch)
+
+    batcher: Batcher[int] = Batcher(send, fail=Sink().fail, linger=lambda: True, max_linger=0.0)
+    await _add_over_iterations(batcher, range(3))
+    await batcher.drain()
+
+    assert len(batches) > 1

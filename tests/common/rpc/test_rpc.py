@@ -869,3 +869,28 @@ async def test_an_ended_session_fails_alone_in_its_batch(
     assert isinstance(answers[1], InvalidToken)
     assert answers[2] == {"echo": {"n": 3}, "method": "svc.echo"}
     assert sorted(params["n"] for params in recorder.seen) == [1, 3]
+
+
+async def test_a_backlog_is_taken_oldest_first_up_to_the_free_room(
+    harness: Harness, recorder: Recorder
+) -> None:
+    keys, redis = harness.keys, harness.redis
+    queue, processing = keys.request_queue(SERVICE), keys.processing(SERVICE, "svc-1")
+    # Five waiting before the server starts: its first take is the blocking move
+    # of the oldest plus the script's batch behind it.
+    await redis.lpush(queue, *(_request(now_ms() + 60_000, n=n) for n in range(5)))
+    recorder.gate.clear()
+
+    await harness.server(recorder.methods(), concurrency=3)
+
+    await eventually(lambda: len(recorder.seen) == 3)
+    assert recorder.seen == [{"n": 0}, {"n": 1}, {"n": 2}]
+    # Taken means in the processing list (redelivered if this instance dies).
+    assert sorted(
+        Request.decode(raw).params["n"] for raw in await redis.lrange(processing, 0, -1)
+    ) == [0, 1, 2]
+    assert await redis.llen(queue) == 2
+    recorder.gate.set()
+    await eventually(lambda: len(recorder.seen) == 5)
+    assert recorder.seen[3:] == [{"n": 3}, {"n": 4}]
+    await eventually(lambda: list_length_is(redis, processing, 0))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from common.security.passwords import PasswordHasher
+from common.security.passwords import BCRYPT_NICENESS, PasswordHasher
 
 
 @pytest.fixture
@@ -139,3 +142,19 @@ async def test_hash_and_verify_time_is_observed_by_operation() -> None:
     assert registry.get_sample_value("hash_seconds_count", {"operation": "hash"}) == 1
     assert registry.get_sample_value("hash_seconds_count", {"operation": "verify"}) == 2
     assert (registry.get_sample_value("hash_seconds_sum", {"operation": "hash"}) or 0) > 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice levels are Linux's")
+async def test_bcrypt_threads_run_below_the_loop(hasher: PasswordHasher) -> None:
+    await hasher.hash("warm up a thread 1")
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    bcrypt_threads = [t for t in threading.enumerate() if t.name.startswith("bcrypt")]
+
+    assert bcrypt_threads
+    for thread in bcrypt_threads:
+        assert thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(
+            19, loop_nice + BCRYPT_NICENESS
+        )
+    # Only the bcrypt threads: the loop's own priority is untouched.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
