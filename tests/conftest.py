@@ -35,6 +35,7 @@ from common.db.queries import Queries
 from common.keys import Keys
 from common.metrics import WorkerMetrics
 from common.ops.embedded import EmbeddedPostgres, EmbeddedRedis
+from common.redis_client import command_client
 from common.rpc.message import Request, now_ms
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
@@ -53,6 +54,10 @@ class Servers:
     # What every process started on these servers needs besides the URLs
     # (REDIS_CLUSTER=true on a cluster, the statement cache behind PgBouncer).
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def redis_cluster(self) -> bool:
+        return self.env.get("REDIS_CLUSTER") == "true"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -207,15 +212,18 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def keys(prefix: str) -> Keys:
-    return Keys(prefix)
+def keys(servers: Servers, prefix: str) -> Keys:
+    return Keys(prefix, cluster=servers.redis_cluster)
 
 
 @pytest.fixture
-async def redis(servers: Servers, prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers.redis_url)
+async def redis(servers: Servers, keys: Keys) -> AsyncIterator[Redis]:
+    """A client of the run's Redis (a cluster client on a cluster); the prefix's keys go after."""
+    client = command_client(servers.redis_url, cluster=servers.redis_cluster)
     yield client
-    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+    # Every key starts with the prefix, or on a cluster with its hash tag's brace.
+    start = f"{{{keys.prefix}:" if keys.cluster else f"{keys.prefix}:"
+    async for key in client.scan_iter(match=f"{start}*", count=1000):
         await client.delete(key)
     await client.aclose()
 
