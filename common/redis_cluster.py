@@ -31,7 +31,8 @@ import asyncio
 from typing import cast
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection
 
 COMMAND_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 2.0
@@ -39,6 +40,34 @@ CONNECT_TIMEOUT = 2.0
 # when its pool is exhausted; requests and replies travel in batches, so a
 # process keeps a few connections per node busy, never this many.
 MAX_CONNECTIONS_PER_NODE = 256
+# Redirects and TRYAGAIN answers one command may take before it fails (redis-py
+# allows 16, sleeping 50 ms on each of the last half: 0.4 s). A script over
+# several keys of a slot that a resharding has half moved gets TRYAGAIN until
+# that slot's keys are all moved; 48 rides out about 1.2 s of it.
+REDIRECTS = 48
+
+
+_acquire_any = ClusterNode.acquire_connection
+
+
+def _acquire_last_released(node: ClusterNode) -> Connection:
+    """The connection released last, so that ASKING and the command it allows share one.
+
+    On an ASK redirect (a slot half-moved by a resharding) redis-py sends
+    ASKING and then the command as two pooled commands; its pool hands out
+    the *oldest* free connection, so under load the command goes out on
+    another connection than its ASKING, the importing node answers MOVED
+    back to the old owner, and the call ping-pongs until "TTL exhausted".
+    Nothing awaits between the two, so taking the newest free connection
+    keeps them on one.
+    """
+    if node._free:
+        return node._free.pop()
+    return _acquire_any(node)
+
+
+def _use_one_connection_per_redirect() -> None:
+    setattr(ClusterNode, "acquire_connection", _acquire_last_released)  # noqa: B010
 
 
 class _AllNodes:
@@ -59,12 +88,14 @@ class _BlockingCluster(RedisCluster):
 
 def command_client(url: str) -> Redis:
     """Commands and scripts on a cluster found from the node in ``url``."""
+    _use_one_connection_per_redirect()
     cluster = RedisCluster.from_url(
         url,
         max_connections=MAX_CONNECTIONS_PER_NODE,
         socket_timeout=COMMAND_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
     )
+    cluster.RedisClusterRequestTTL = REDIRECTS
     # Typed as Redis so that every caller stays one code path: RedisCluster
     # implements each command, script and pipeline call Gatehouse makes.
     return cast(Redis, cluster)
@@ -72,10 +103,12 @@ def command_client(url: str) -> Redis:
 
 def blocking_client(url: str, *, block_seconds: float) -> Redis:
     """Blocking pops and moves, each on a connection to the slot's node."""
+    _use_one_connection_per_redirect()
     cluster = _BlockingCluster.from_url(
         url,
         max_connections=MAX_CONNECTIONS_PER_NODE,
         socket_timeout=block_seconds + COMMAND_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
     )
+    cluster.RedisClusterRequestTTL = REDIRECTS
     return cast(Redis, cluster)

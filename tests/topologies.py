@@ -8,6 +8,7 @@ ports from ``free_port`` and is stopped (its files removed) at the end.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,19 @@ def _wait(ready: object, what: str, processes: list[subprocess.Popen[bytes]]) ->
     raise RuntimeError(f"{what} not ready after {START_SECONDS}s")
 
 
+def _port_with_bus() -> int:
+    """A free port whose cluster bus port (port + 10000) is free as well."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @dataclass
 class RedisCluster:
     """Three primaries, no replicas, every slot assigned; ``url`` names the first node."""
@@ -60,12 +74,19 @@ class RedisCluster:
         return redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
 
     def start(self) -> RedisCluster:
+        """Start the nodes and join them; on any failure stop what was started."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> RedisCluster:
         server = require("redis-server", REDIS_APT)
         cli = require("redis-cli", REDIS_APT)
         for _ in range(3):
-            port = free_port()
+            port = _port_with_bus()
             self.ports.append(port)
-            # The cluster bus listens on port + 10000: keep it below 65536.
             options = {
                 "port": str(port),
                 "bind": "127.0.0.1",
@@ -78,7 +99,9 @@ class RedisCluster:
                 "logfile": str(self.folder / f"redis-{port}.log"),
             }
             argv = [server, *(a for name, value in options.items() for a in (f"--{name}", value))]
-            self.processes.append(subprocess.Popen(argv))
+            self.processes.append(
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
         _wait(self._all_answer, "redis cluster nodes", self.processes)
         nodes = [f"127.0.0.1:{port}" for port in self.ports]
         create = [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"]
@@ -175,13 +198,17 @@ class PgBouncer:
         # pgbouncer refuses to run as root; Debian's package brings its user.
         user = ["--user", "postgres"] if _is_root() else []
         self.folder.chmod(0o777)
-        self.process = subprocess.Popen([binary, *user, str(config)])
-        _wait(self._answers, "pgbouncer", [self.process])
+        self.process = subprocess.Popen(
+            [binary, *user, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait(self._answers, "pgbouncer", [self.process])
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _answers(self) -> bool:
-        import socket
-
         with socket.socket() as probe:
             return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
