@@ -150,7 +150,7 @@ class RedisCluster:
 
 PGBOUNCER_INI = """\
 [databases]
-* = host={host} port={port}
+* = host={host} port={port} user={user}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -191,6 +191,8 @@ class PgBouncer:
             PGBOUNCER_INI.format(
                 host=upstream.hostname or "127.0.0.1",
                 port=upstream.port or 5432,
+                # auth_type=any: clients are not checked, PgBouncer logs in as this user.
+                user=upstream.username or "postgres",
                 listen=self.port,
                 folder=self.folder,
             )
