@@ -185,11 +185,16 @@ class PgBouncer:
     def start(self) -> PgBouncer:
         binary = require("pgbouncer", PGBOUNCER_APT)
         upstream = urlsplit(self.upstream_url)
+        if not upstream.hostname:
+            # Embedded PostgreSQL listens on a socket of a user PgBouncer is not.
+            raise RuntimeError(
+                "the PgBouncer topology needs PostgreSQL on TCP: set TEST_DATABASE_URL"
+            )
         self.port = free_port()
         config = self.folder / "pgbouncer.ini"
         config.write_text(
             PGBOUNCER_INI.format(
-                host=upstream.hostname or "127.0.0.1",
+                host=upstream.hostname,
                 port=upstream.port or 5432,
                 # auth_type=any: clients are not checked, PgBouncer logs in as this user.
                 user=upstream.username or "postgres",
