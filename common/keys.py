@@ -1,4 +1,12 @@
-"""Every Redis key Gatehouse uses, in one place, all under the RPC prefix."""
+"""Every Redis key Gatehouse uses, in one place, all under the RPC prefix.
+
+On a Redis Cluster (``cluster=True``) a key's leading prefix becomes a hash
+tag, ``{prefix:owner}``: Redis hashes only what is inside the braces, so
+every key of one owner (a service's queue, processing lists and registry;
+a login throttle's counters) lands in one slot, as the scripts that touch
+them together require. ``common/rpc/slots.py`` checks that at start. On a
+single Redis the names stay as they always were.
+"""
 
 from __future__ import annotations
 
@@ -8,53 +16,64 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str
+    cluster: bool = False
+
+    def _lead(self, owner: str) -> str:
+        """What a key starts with: the prefix, or on a cluster the hash tag of its owner."""
+        return f"{{{self.prefix}:{owner}}}" if self.cluster else self.prefix
 
     def request_queue(self, service: str) -> str:
         """List of requests for a service; callers LPUSH, workers take from the right."""
-        return f"{self.prefix}:rpc:{service}"
+        return f"{self._lead(service)}:rpc:{service}"
 
     def processing(self, service: str, instance: str) -> str:
         """Requests one worker instance has taken and not yet answered."""
-        return f"{self.prefix}:rpc:{service}:processing:{instance}"
+        return f"{self._lead(service)}:rpc:{service}:processing:{instance}"
 
     def reply_queue(self, instance: str) -> str:
         """Replies for one gateway (or other calling) process."""
-        return f"{self.prefix}:reply:{instance}"
+        return f"{self._lead(f'reply:{instance}')}:reply:{instance}"
 
     def instances(self, service: str) -> str:
         """Sorted set: instance id -> epoch ms its heartbeat expires."""
-        return f"{self.prefix}:instances:{service}"
+        return f"{self._lead(service)}:instances:{service}"
 
     def instance_info(self, service: str, instance: str) -> str:
         """JSON description of one instance (host, pid, start time), expiring with it."""
-        return f"{self.prefix}:instance:{service}:{instance}"
+        return f"{self._lead(service)}:instance:{service}:{instance}"
 
     @property
     def services(self) -> str:
         """Set of service names that have ever registered an instance."""
-        return f"{self.prefix}:services"
+        return f"{self._lead('services')}:services"
 
     @property
     def events(self) -> str:
-        """Pub/sub channel for domain events such as ``user.created``."""
+        """Pub/sub channel for domain events such as ``user.created``.
+
+        A channel, not a key: cluster nodes broadcast PUBLISH to each other,
+        so it keeps its name (and its subscribers) on a cluster.
+        """
         return f"{self.prefix}:events"
 
     def session(self, session_id: int) -> str:
         """The owner's user id while a login session is live, ``"0"`` once it has ended."""
-        return f"{self.prefix}:session:{session_id}"
+        return f"{self._lead(f'session:{session_id}')}:session:{session_id}"
 
     def login_failures(self, scope: str, subject: str) -> str:
         """Sorted set of failed-login times for one account, client IP or (account, IP) pair.
 
         An account is named by its user id, or by a digest of an unknown name:
-        never by the typed name, so no email appears in a key.
+        never by the typed name, so no email appears in a key. On a cluster
+        every throttle key shares one slot: one attempt's script checks the
+        account, the IP and the pair together.
         """
-        return f"{self.prefix}:login-failures:{scope}:{subject}"
+        return f"{self._lead('login')}:login-failures:{scope}:{subject}"
 
     def login_pending(self, scope: str, subject: str) -> str:
         """Sorted set of the login attempts in flight for the same scope and subject."""
-        return f"{self.prefix}:login-pending:{scope}:{subject}"
+        return f"{self._lead('login')}:login-pending:{scope}:{subject}"
 
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
-        return f"{self.prefix}:rate:{route}:{subject}"
+        return f"{self._lead(f'rate:{route}:{subject}')}:rate:{route}:{subject}"

@@ -14,11 +14,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from common import redis_cluster
+
 COMMAND_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 2.0
 
 
-def command_client(url: str, *, max_connections: int = 16) -> Redis:
+def command_client(url: str, *, max_connections: int = 16, cluster: bool = False) -> Redis:
+    if cluster:
+        return redis_cluster.command_client(url)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -35,7 +39,9 @@ def command_client(url: str, *, max_connections: int = 16) -> Redis:
     return Redis.from_pool(pool)
 
 
-def blocking_client(url: str, *, block_seconds: float) -> Redis:
+def blocking_client(url: str, *, block_seconds: float, cluster: bool = False) -> Redis:
+    if cluster:
+        return redis_cluster.blocking_client(url, block_seconds=block_seconds)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=1,

@@ -34,6 +34,7 @@ from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
+from common.rpc.slots import keys_for
 from common.security.tokens import TokenVerifier
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
@@ -62,6 +63,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.rpc.rpc_timeout + 1
     app.ctx.settings = settings
+    # Built (and on a Redis Cluster, checked slot by slot) before anything opens.
+    app.ctx.keys = keys_for(settings.rpc)
     # Public keys only (or the HS256 secret): the gateway never signs.
     app.ctx.verifier = TokenVerifier.from_settings(settings)
     app.ctx.tokens = VerifiedTokens(app.ctx.verifier)
@@ -93,12 +96,13 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
 
 async def _open_resources(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
-    keys = Keys(settings.rpc.rpc_prefix)
+    keys: Keys = app.ctx.keys
     app.ctx.instance = new_instance_id(SERVICE)
     set_instance(app.ctx.instance)
-    app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32)
+    cluster = settings.rpc.redis_cluster
+    app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32, cluster=cluster)
     app.ctx.blocking_redis = blocking_client(
-        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS
+        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS, cluster=cluster
     )
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.rpc.heartbeat_ttl)
     app.ctx.stats = app.ctx.metrics.rpc

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Request, Sanic
 
-from common.config import Rate, Settings
+from common.config import Rate
 from common.context import origin_var
 from common.errors import RateLimited
 from common.keys import Keys
@@ -84,8 +84,7 @@ def register_rate_limits(app: Sanic[Any, Any]) -> None:
 
 
 async def _open_limiter(app: Sanic[Any, Any]) -> None:
-    settings: Settings = app.ctx.settings
-    app.ctx.rate_limiter = RateLimiter(app.ctx.redis, Keys(settings.rpc.rpc_prefix))
+    app.ctx.rate_limiter = RateLimiter(app.ctx.redis, app.ctx.keys)
 
 
 async def _limit(request: Request) -> None:

@@ -16,7 +16,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -35,6 +35,7 @@ from common.db.queries import Queries
 from common.keys import Keys
 from common.metrics import WorkerMetrics
 from common.ops.embedded import EmbeddedPostgres, EmbeddedRedis
+from common.redis_client import command_client
 from common.rpc.message import Request, now_ms
 from common.security.passwords import PasswordHasher
 from common.security.tokens import TokenSigner
@@ -50,6 +51,13 @@ class Servers:
     admin_database_url: str
     database_url: str
     redis_url: str
+    # What every process started on these servers needs besides the URLs
+    # (REDIS_CLUSTER=true on a cluster, the statement cache behind PgBouncer).
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def redis_cluster(self) -> bool:
+        return self.env.get("REDIS_CLUSTER") == "true"
 
 
 @contextmanager
@@ -74,7 +82,9 @@ def servers() -> Iterator[Servers]:
     admin_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     with scratch_folder("gatehouse-test-servers-") as root:
-        yield from _servers(root, admin_url, redis_url)
+        for plain in _servers(root, admin_url, redis_url):
+            with topology(plain, root) as chosen:
+                yield chosen
 
 
 def _servers(root: Path, admin_url: str | None, redis_url: str | None) -> Iterator[Servers]:
@@ -100,6 +110,48 @@ def _servers(root: Path, admin_url: str | None, redis_url: str | None) -> Iterat
             server.stop()
 
 
+@contextmanager
+def topology(plain: Servers, root: Path) -> Iterator[Servers]:
+    """The servers as TEST_REDIS_TOPOLOGY and TEST_DATABASE_TOPOLOGY ask.
+
+    ``TEST_REDIS_TOPOLOGY=cluster`` puts the processes on a 3-primary Redis
+    Cluster started here; ``TEST_DATABASE_TOPOLOGY=pgbouncer`` puts them
+    behind PgBouncer in transaction mode. The same tests then run unchanged
+    (see tox.ini's ``topologies`` environment); fixtures that talk to the
+    servers directly (migrations, admin SQL) keep the plain ones.
+    """
+    from tests.topologies import PgBouncer, RedisCluster
+
+    chosen, started = plain, []
+    if os.environ.get("TEST_REDIS_TOPOLOGY") == "cluster":
+        folder = root / "redis-cluster"
+        folder.mkdir()
+        cluster = RedisCluster(folder).start()
+        started.append(cluster)
+        chosen = replace(chosen, redis_url=cluster.url, env={**chosen.env, **CLUSTER_ENV})
+    if os.environ.get("TEST_DATABASE_TOPOLOGY") == "pgbouncer":
+        folder = root / "pgbouncer"
+        folder.mkdir()
+        bouncer = PgBouncer(folder, plain.admin_database_url).start()
+        started.append(bouncer)
+        chosen = replace(
+            chosen,
+            database_url=bouncer.url_for(plain.database_url),
+            env={**chosen.env, **PGBOUNCER_ENV},
+        )
+    try:
+        yield chosen
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+CLUSTER_ENV = {"REDIS_CLUSTER": "true"}
+# PgBouncer before 1.21 cannot follow named prepared statements in transaction
+# mode (Debian 12 has 1.18): asyncpg then uses unnamed ones.
+PGBOUNCER_ENV = {"DB_STATEMENT_CACHE_SIZE": "0"}
+
+
 def _admin_sql(url: str, statement: str) -> None:
     """Database-level DDL for the fixture itself (identifiers cannot be parameters)."""
     import asyncio
@@ -121,6 +173,7 @@ def base_env(servers: Servers, prefix: str) -> dict[str, str]:
         "DATABASE_URL": servers.database_url,
         "REDIS_URL": servers.redis_url,
         "RPC_PREFIX": prefix,
+        **servers.env,
         "JWT_SECRET": TEST_JWT_SECRET,
         "BCRYPT_ROUNDS": "4",
         "HEARTBEAT_INTERVAL": "0.2",
@@ -154,15 +207,18 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def keys(prefix: str) -> Keys:
-    return Keys(prefix)
+def keys(servers: Servers, prefix: str) -> Keys:
+    return Keys(prefix, cluster=servers.redis_cluster)
 
 
 @pytest.fixture
-async def redis(servers: Servers, prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers.redis_url)
+async def redis(servers: Servers, keys: Keys) -> AsyncIterator[Redis]:
+    """A client of the run's Redis (a cluster client on a cluster); the prefix's keys go after."""
+    client = command_client(servers.redis_url, cluster=servers.redis_cluster)
     yield client
-    async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+    # Every key starts with the prefix, or on a cluster with its hash tag's brace.
+    start = f"{{{keys.prefix}:" if keys.cluster else f"{keys.prefix}:"
+    async for key in client.scan_iter(match=f"{start}*", count=1000):
         await client.delete(key)
     await client.aclose()
 
@@ -174,7 +230,8 @@ def queries() -> Queries:
 
 @pytest.fixture(scope="session")
 async def migrated(servers: Servers, queries: Queries) -> str:
-    conn = await asyncpg.connect(servers.database_url)
+    # No statement cache: the URL may lead through PgBouncer (TEST_DATABASE_TOPOLOGY).
+    conn = await asyncpg.connect(servers.database_url, statement_cache_size=0)
     try:
         await migrate(conn, queries)
     finally:

@@ -112,11 +112,18 @@ class Audit:
         """Publish after the commit; a Redis failure loses the message, not the row."""
         if not recorded.events:
             return
+        messages = [json_codec.dumps(event) for event in recorded.events]
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for event in recorded.events:
-                    pipe.publish(self._keys.events, json_codec.dumps(event))
-                await pipe.execute()
+            if self._keys.cluster:
+                # A cluster pipeline refuses PUBLISH (it has no key to route
+                # by): one command each, in order, to any node.
+                for message in messages:
+                    await self._redis.publish(self._keys.events, message)
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for message in messages:
+                        pipe.publish(self._keys.events, message)
+                    await pipe.execute()
         except RedisError as exc:
             logger.warning("{} event(s) not published: {}", len(recorded.events), exc)
         recorded.events.clear()

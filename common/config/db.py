@@ -13,6 +13,11 @@ class DatabaseSettings:
     database_url: str
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # asyncpg's cache of named prepared statements per connection. 0 behind a
+    # pooler that cannot follow them (PgBouncer < 1.21 in transaction mode, or
+    # 1.21+ without max_prepared_statements): every query is then parsed and
+    # planned on each call, through unnamed statements.
+    db_statement_cache_size: int = 100
 
     @classmethod
     def from_env(cls, env: Env) -> DatabaseSettings:
@@ -21,6 +26,9 @@ class DatabaseSettings:
             database_url=_database_url(env),
             db_pool_min=env.integer("DB_POOL_MIN", 1, low=0, high=db_pool_max),
             db_pool_max=db_pool_max,
+            db_statement_cache_size=env.integer(
+                "DB_STATEMENT_CACHE_SIZE", 100, low=0, high=100_000
+            ),
         )
 
 

@@ -23,6 +23,9 @@ class RpcSettings:
     heartbeat_interval: float = 1.0
     # How long a stopping worker may spend finishing requests it has taken.
     drain_timeout: float = 10.0
+    # REDIS_URL names one node of a Redis Cluster: keys carry hash tags and
+    # the scripts are split by slot (common/keys.py, common/rpc/slotted.py).
+    redis_cluster: bool = False
 
     @property
     def heartbeat_ttl(self) -> float:
@@ -40,6 +43,7 @@ class RpcSettings:
             max_queue_length=env.integer("MAX_QUEUE_LENGTH", 10_000, high=10_000_000),
             heartbeat_interval=env.duration("HEARTBEAT_INTERVAL", 1.0),
             drain_timeout=env.duration("DRAIN_TIMEOUT", 10.0),
+            redis_cluster=env.boolean("REDIS_CLUSTER", False),
         )
 
 
@@ -56,6 +60,10 @@ def _redis_url(env: Env) -> str:
 
 def _rpc_prefix(env: Env) -> str:
     prefix = env.text("RPC_PREFIX", "gatehouse") or "gatehouse"
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", prefix):
-        raise ConfigError(f"RPC_PREFIX may hold letters, digits, '_', '.', '-' (got {prefix!r})")
+    # Braces are hash-tag syntax on a Redis Cluster: '{gatehouse}' pins every
+    # key to one slot; a layout they break is refused at start (rpc/slots.py).
+    if not re.fullmatch(r"[A-Za-z0-9_.{}\-]{1,64}", prefix):
+        raise ConfigError(
+            f"RPC_PREFIX may hold letters, digits, '_', '.', '-', '{{', '}}' (got {prefix!r})"
+        )
     return prefix

@@ -3,6 +3,9 @@
 A PostgreSQL advisory lock serialises concurrent runners (several workers
 starting together); each migration runs in its own transaction together
 with the row that records it, so a failure leaves nothing half-applied.
+The lock is a transaction-level one, taken again by each transaction: a
+session-level lock would be held by whichever server connection PgBouncer
+(transaction mode) lent that statement, and released on another, never.
 """
 
 from __future__ import annotations
@@ -53,23 +56,23 @@ async def migrate(
 ) -> list[Migration]:
     """Apply every pending migration; returns those applied by this call."""
     pending_source = discover() if migrations is None else migrations
-    await queries.execute(conn, "lock_migrations", key=MIGRATION_LOCK_KEY)
-    try:
+    async with conn.transaction():
+        await queries.execute(conn, "lock_migrations", key=MIGRATION_LOCK_KEY)
         await queries.execute(conn, "create_migrations_table")
-        applied_versions = {
-            row["version"] for row in await queries.many(conn, "applied_migrations")
-        }
-        applied = []
-        for migration in pending_source:
+    applied = []
+    for migration in pending_source:
+        async with conn.transaction():
+            await queries.execute(conn, "lock_migrations", key=MIGRATION_LOCK_KEY)
+            # Read under the lock: another runner may have applied it meanwhile.
+            applied_versions = {
+                row["version"] for row in await queries.many(conn, "applied_migrations")
+            }
             if migration.version in applied_versions:
                 continue
             logger.info("applying migration {} {}", migration.version, migration.name)
-            async with conn.transaction():
-                await conn.execute(migration.sql())
-                await queries.execute(
-                    conn, "record_migration", version=migration.version, name=migration.name
-                )
-            applied.append(migration)
-        return applied
-    finally:
-        await queries.execute(conn, "unlock_migrations", key=MIGRATION_LOCK_KEY)
+            await conn.execute(migration.sql())
+            await queries.execute(
+                conn, "record_migration", version=migration.version, name=migration.name
+            )
+        applied.append(migration)
+    return applied

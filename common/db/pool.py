@@ -64,6 +64,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         max_size=settings.db.db_pool_max,
         command_timeout=max(settings.rpc.rpc_timeout, 5.0),
         max_inactive_connection_lifetime=60,
+        statement_cache_size=settings.db.db_statement_cache_size,
         init=_init_connection,
         reset=_keep_session,
     )

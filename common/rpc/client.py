@@ -27,7 +27,7 @@ from common.errors import (
     ServiceUnavailable,
 )
 from common.keys import Keys
-from common.rpc import scripts
+from common.rpc import scripts, slotted
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request, now_ms
 from common.rpc.registry import Registry
@@ -219,13 +219,14 @@ class RpcClient:
             for _, _, guard, _ in items
         ]
         try:
-            answer = await self._push(
-                keys=[queue, *(key for _, key in guards)],
-                args=[
-                    self._max_queue_length,
-                    *(expected for expected, _ in guards),
-                    *(payload for _, payload, _, _ in items),
-                ],
+            answer = await slotted.push_guarded(
+                self._push,
+                self._redis,
+                queue,
+                guards,
+                [payload for _, payload, _, _ in items],
+                max_length=self._max_queue_length,
+                cluster=self._keys.cluster,
             )
         except RedisError as exc:
             logger.warning("could not push {} request(s) to {}: {}", len(items), queue, exc)

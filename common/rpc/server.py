@@ -29,7 +29,7 @@ from redis.exceptions import RedisError, ResponseError
 from common.context import ORIGIN_HEADERS, deadline_var, origin_var, request_id_var
 from common.errors import GatehouseError, RemoteError, UnknownMethod, ValidationFailed
 from common.keys import Keys
-from common.rpc import scripts
+from common.rpc import scripts, slotted
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request
 from common.rpc.stats import NO_METHOD, OK, RpcStats
@@ -79,6 +79,7 @@ class RpcServer:
         self.instance = instance
         self._queue = keys.request_queue(service)
         self._processing = keys.processing(service, instance)
+        self._cluster = keys.cluster
         self._methods = methods
         self._concurrency = concurrency
         self.stats = stats or RpcStats(side="server")
@@ -249,9 +250,14 @@ class RpcServer:
         async def send() -> None:
             # A caller past its deadline is no longer listening: skip its reply.
             replies = [item.raw_reply if item.request.remaining() > 0 else b"" for item in batch]
-            await self._reply_and_acknowledge(
-                keys=[self._processing, *(item.request.reply_to for item in batch)],
-                args=[REPLY_LIST_TTL_MS, *replies, *(item.raw_request for item in batch)],
+            await slotted.reply_and_acknowledge(
+                self._reply_and_acknowledge,
+                self._processing,
+                [item.request.reply_to for item in batch],
+                replies,
+                [item.raw_request for item in batch],
+                ttl_ms=REPLY_LIST_TTL_MS,
+                cluster=self._cluster,
             )
 
         await _retry_until_sent(send, self._stopping)

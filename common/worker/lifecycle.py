@@ -84,9 +84,12 @@ async def open_worker(
             if not settings.is_production:
                 await migrate(conn, queries)
             await queries.check(conn)
-        redis = command_client(settings.rpc.redis_url)
+        cluster = settings.rpc.redis_cluster
+        redis = command_client(settings.rpc.redis_url, cluster=cluster)
         opened.push_async_callback(redis.aclose)
-        blocking_redis = blocking_client(settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
+        blocking_redis = blocking_client(
+            settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS, cluster=cluster
+        )
         opened.push_async_callback(blocking_redis.aclose)
         hasher = PasswordHasher(
             settings.auth.bcrypt_rounds,

@@ -15,10 +15,10 @@ from common.config import Settings
 from common.db.housekeeping import purge_spent_tokens
 from common.db.idempotency import purge_completed
 from common.db.pool import DATABASE_UNAVAILABLE
-from common.keys import Keys
 from common.logging import set_instance
 from common.metrics import WorkerMetrics
 from common.rpc.registry import describe_process, new_instance_id
+from common.rpc.slots import keys_for
 from common.security.tokens import TokenSigner
 from common.tasks import end_task, first_of, set_within
 from common.worker.context import MethodsFactory, WorkerContext
@@ -56,7 +56,7 @@ class Worker:
         self._identity = Identity(
             service,
             self.instance,
-            Keys(settings.rpc.rpc_prefix),
+            keys_for(settings.rpc),
             self._metrics,
             TokenSigner.from_settings(settings) if signs_tokens else None,
         )

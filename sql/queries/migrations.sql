@@ -1,10 +1,8 @@
 -- Bookkeeping for common/db/migrations.py.
 
+-- Held until the transaction ends (works behind PgBouncer's transaction mode).
 -- name: lock_migrations!
-SELECT pg_advisory_lock(:key);
-
--- name: unlock_migrations!
-SELECT pg_advisory_unlock(:key);
+SELECT pg_advisory_xact_lock(:key);
 
 -- name: create_migrations_table!
 CREATE TABLE IF NOT EXISTS schema_migrations (

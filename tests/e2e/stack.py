@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import redis
 
+from common.keys import Keys
+
 STARTUP_SECONDS = 20.0
 APP_MODULES = {"gateway": "gateway_app", "user": "user_app", "auth": "auth_app"}
 
@@ -108,6 +110,11 @@ class Stack:
     @property
     def prefix(self) -> str:
         return self.env["RPC_PREFIX"]
+
+    @property
+    def keys(self) -> Keys:
+        """The Redis key names this stack's processes use."""
+        return Keys(self.prefix, cluster=self.env.get("REDIS_CLUSTER") == "true")
 
     @property
     def gateway(self) -> Process:

@@ -150,7 +150,7 @@ async def test_token_rebuilt_with_the_right_key_is_accepted(
 
 
 def session_key(stack: Stack, token: str) -> str:
-    return f"{stack.prefix}:session:{session_id(token)}"
+    return stack.keys.session(session_id(token))
 
 
 async def test_live_session_survives_losing_its_redis_key(
