@@ -1,46 +1,108 @@
-"""Redis clients, sized on purpose.
+"""Redis clients, sized on purpose, for one server or a Sentinel-watched primary.
 
 Commands share a small blocking pool: replies and requests travel in
 batches, so a few connections carry thousands of calls a second, and a
 caller waits briefly for a free connection instead of failing. Blocking pops
 get a connection of their own, whose socket timeout outlasts the server-side
 block, so a pop is never cut off mid-reply.
+
+Every process makes its clients here, from ``settings.rpc``'s URL and, when
+set, its Sentinel settings: a Sentinel-backed pool asks the sentinels for the
+primary on every new connection, so after a failover the connections to the
+dead primary fail, the one immediate retry reconnects, and it reaches the
+promoted replica (redis-py's ``SentinelManagedConnection``).
 """
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from common.config.rpc import SentinelSettings
+
 COMMAND_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 2.0
+# A sentinel that does not answer this fast is skipped for the next one.
+SENTINEL_TIMEOUT = 0.5
 
 
-def command_client(url: str, *, max_connections: int = 16) -> Redis:
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=COMMAND_TIMEOUT,
-        socket_timeout=COMMAND_TIMEOUT,
-        socket_connect_timeout=CONNECT_TIMEOUT,
-        health_check_interval=30,
-        # One immediate retry on a fresh connection: after a Redis restart every
-        # pooled connection is dead, and only a second failure means Redis is down.
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-    )
+def command_client(
+    url: str, *, max_connections: int = 16, sentinel: SentinelSettings | None = None
+) -> Redis:
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": COMMAND_TIMEOUT,
+        "socket_timeout": COMMAND_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "health_check_interval": 30,
+        # One immediate retry on a fresh connection: after a Redis restart (or a
+        # failover) every pooled connection is dead, and only a second failure
+        # means Redis is down.
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+    }
+    if sentinel is not None:
+        return _sentinel_client(sentinel, options)
     # from_pool: the client owns the pool, so aclose() closes its connections.
-    return Redis.from_pool(pool)
+    return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
 
 
-def blocking_client(url: str, *, block_seconds: float) -> Redis:
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=1,
-        timeout=COMMAND_TIMEOUT,
-        socket_timeout=block_seconds + COMMAND_TIMEOUT,
-        socket_connect_timeout=CONNECT_TIMEOUT,
+def blocking_client(
+    url: str, *, block_seconds: float, sentinel: SentinelSettings | None = None
+) -> Redis:
+    options: dict[str, Any] = {
+        "max_connections": 1,
+        "timeout": COMMAND_TIMEOUT,
+        "socket_timeout": block_seconds + COMMAND_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+    }
+    if sentinel is not None:
+        return _sentinel_client(sentinel, options)
+    return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's primary discovery with the blocking pool's wait for a free connection."""
+
+
+class _SentinelClient(Redis):
+    """A client of the primary that also closes its connections to the sentinels."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        manager = cast(SentinelConnectionPool, self.connection_pool).sentinel_manager
+        await super().aclose(close_connection_pool)
+        for sentinel in manager.sentinels:
+            await sentinel.aclose()
+
+
+def _sentinel_client(settings: SentinelSettings, options: dict[str, Any]) -> Redis:
+    tls: dict[str, Any] = {}
+    if settings.tls:
+        tls = {"ssl": True, "ssl_ca_certs": settings.tls_ca_file}
+    manager = Sentinel(
+        settings.addresses,
+        sentinel_kwargs={
+            "password": settings.sentinel_password,
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            **tls,
+        },
     )
-    return Redis.from_pool(pool)
+    return cast(
+        Redis,
+        manager.master_for(
+            settings.master,
+            redis_class=_SentinelClient,
+            connection_pool_class=_BlockingSentinelPool,
+            username=settings.username,
+            password=settings.password,
+            db=settings.db,
+            **tls,
+            **options,
+        ),
+    )

@@ -32,6 +32,7 @@ from common.errors import (
 from common.keys import Keys
 from common.logging import log_access, set_instance
 from common.redis_client import blocking_client, command_client
+from common.replication import ReplicaConfirm
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.security.tokens import TokenVerifier
@@ -96,9 +97,11 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
     keys = Keys(settings.rpc.rpc_prefix)
     app.ctx.instance = new_instance_id(SERVICE)
     set_instance(app.ctx.instance)
-    app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32)
+    app.ctx.redis = command_client(
+        settings.rpc.redis_url, max_connections=32, sentinel=settings.rpc.sentinel
+    )
     app.ctx.blocking_redis = blocking_client(
-        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS
+        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS, sentinel=settings.rpc.sentinel
     )
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.rpc.heartbeat_ttl)
     app.ctx.stats = app.ctx.metrics.rpc
@@ -112,6 +115,7 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_inflight=settings.rpc.max_inflight_calls,
         max_queue_length=settings.rpc.max_queue_length,
         stats=app.ctx.stats,
+        replicas=ReplicaConfirm(app.ctx.redis, settings.rpc.replica_wait),
     )
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")

@@ -24,6 +24,7 @@ from common.health_server import HealthServer
 from common.keys import Keys
 from common.metrics import WorkerMetrics
 from common.redis_client import blocking_client, command_client
+from common.replication import ReplicaConfirm
 from common.rpc.message import Request
 from common.rpc.registry import Registry
 from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
@@ -84,9 +85,12 @@ async def open_worker(
             if not settings.is_production:
                 await migrate(conn, queries)
             await queries.check(conn)
-        redis = command_client(settings.rpc.redis_url)
+        redis = command_client(settings.rpc.redis_url, sentinel=settings.rpc.sentinel)
         opened.push_async_callback(redis.aclose)
-        blocking_redis = blocking_client(settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS)
+        blocking_redis = blocking_client(
+            settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS, sentinel=settings.rpc.sentinel
+        )
+        replicas = ReplicaConfirm(redis, settings.rpc.replica_wait)
         opened.push_async_callback(blocking_redis.aclose)
         hasher = PasswordHasher(
             settings.auth.bcrypt_rounds,
@@ -105,6 +109,7 @@ async def open_worker(
             hasher=hasher,
             tokens=who.tokens,
             metrics=who.metrics,
+            replicas=replicas,
         )
         server = RpcServer(
             redis,
@@ -115,6 +120,7 @@ async def open_worker(
             {name: _answer_503_when_database_down(m) for name, m in build_methods(ctx).items()},
             concurrency=settings.rpc.worker_concurrency,
             stats=who.metrics.rpc,
+            replicas=replicas,
         )
         health_server = HealthServer(
             health,
