@@ -139,9 +139,16 @@ async def _close_resources(app: Sanic[Any, Any]) -> None:
 async def _heartbeat(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
     info = describe_process(SERVICE) | {"port": settings.http.port_for(SERVICE)}
+    # A gateway killed with -9 never leaves: the others forget it once no call
+    # of it can still be waiting (twice the longest call).
+    dead_for_ms = int(max(settings.rpc.rpc_timeout, settings.rpc.heartbeat_ttl) * 2000)
     while True:
         try:
             await app.ctx.registry.heartbeat(SERVICE, app.ctx.instance, info)
+            for gone in await app.ctx.registry.forget_dead_callers(
+                SERVICE, dead_for_ms=dead_for_ms
+            ):
+                logger.info("forgot dead gateway {} and its reply list", gone)
         except RedisError as exc:
             logger.warning("heartbeat failed: {}", exc)
         await asyncio.sleep(settings.rpc.heartbeat_interval)

@@ -117,7 +117,7 @@ def data() -> Iterator[Path]:
 def start_up(data: Path) -> Iterator[Callable[..., Up]]:
     started: list[Up] = []
 
-    def start(**overrides: str) -> Up:
+    def start(*arguments: str, **overrides: str) -> Up:
         port = free_base_port()
         env = {
             key: value
@@ -139,7 +139,7 @@ def start_up(data: Path) -> Iterator[Callable[..., Up]]:
         log = data / f"up-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "common.ops.cli", "up", "-p", str(port)],
+                [sys.executable, "-m", "common.ops.cli", "up", "-p", str(port), *arguments],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -230,6 +230,27 @@ def test_a_configured_database_is_used_and_not_recorded(
     recorded = json.loads((up.data / URLS_FILE).read_text())
     assert set(recorded) == {"REDIS_URL", "GATEWAY_URL"}
     assert "embedded PostgreSQL" not in up.output()
+
+    up.popen.send_signal(signal.SIGTERM)
+    assert up.popen.wait(STOP_SECONDS) == 0
+    up.assert_nothing_left()
+
+
+def test_two_gateways_share_the_one_port(start_up: Callable[..., Up]):
+    up = start_up("-c", "gateway=2")
+    up.wait_healthy()
+    # honcho hands gateway.2 the next port; it must listen on the shared one instead.
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        gateways = httpx.get(f"{up.url}/services", timeout=5).json()["services"]["gateway"]
+        if len(gateways) == 2:
+            break
+        time.sleep(0.2)
+    assert {gateway["port"] for gateway in gateways} == {up.port}, gateways
+    assert len({gateway["pid"] for gateway in gateways}) == 2
+    # The kernel spreads new connections over both; a few dozen reach each.
+    answered_by = {httpx.get(f"{up.url}/health", timeout=5).json()["instance"] for _ in range(60)}
+    assert answered_by == {gateway["instance"] for gateway in gateways}
 
     up.popen.send_signal(signal.SIGTERM)
     assert up.popen.wait(STOP_SECONDS) == 0
