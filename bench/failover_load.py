@@ -68,7 +68,8 @@ class FailoverLoad:
     ) -> None:
         while not queue.empty():
             index, kind, name = queue.get_nowait()
-            gateway = self.gateways[index % len(self.gateways)]
+            # Pairs (a registration, a login) take turns: every gateway gets both kinds.
+            gateway = self.gateways[(index // 2) % len(self.gateways)]
             call = await self._call(client, gateway, kind, name)
             self.calls.append(call)
             if len(self.calls) >= self.milestone:
