@@ -68,6 +68,8 @@ class SentinelTopology:
     @property
     def env(self) -> dict[str, str]:
         """What a Gatehouse process needs to find Redis through these sentinels."""
+        if not self.sentinels:
+            raise RuntimeError("start the topology first: its ports are chosen then")
         return {
             "REDIS_URL": "",
             "REDIS_SENTINELS": ",".join(f"127.0.0.1:{node.port}" for node in self.sentinels),
