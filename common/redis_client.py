@@ -66,6 +66,14 @@ def blocking_client(
     return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
 
 
+def stream_client(url: str, *, sentinel: SentinelSettings | None = None) -> Redis:
+    """For one endless reply stream (MONITOR): no socket timeout, since a quiet
+    stream is not a dead one."""
+    if sentinel is not None:
+        return _sentinel_client(sentinel, {"socket_connect_timeout": CONNECT_TIMEOUT})
+    return Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+
+
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's primary discovery with the blocking pool's wait for a free connection."""
 
