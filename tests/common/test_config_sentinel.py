@@ -1,4 +1,4 @@
-"""Settings for Redis under Sentinel and for replica-confirmed writes."""
+"""Settings for Redis under Sentinel, replica-confirmed writes and gateways sharing a port."""
 
 from __future__ import annotations
 
@@ -92,3 +92,18 @@ def test_a_bad_sentinel_address_names_the_variable(raw: str) -> None:
 def test_bad_wait_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_gateways_sharing_a_port_listen_there_whatever_port_honcho_gave() -> None:
+    http = Settings.from_env({"PORT": "5001", "GATEWAY_SHARED_PORT": "5000"}).http
+
+    assert http.reuse_port
+    assert http.port_for("gateway") == 5000
+    assert http.port_for("user") == 5001  # the workers' health ports stay their own
+
+
+def test_a_gateway_alone_does_not_share_its_port() -> None:
+    http = Settings.from_env({"PORT": "5000"}).http
+
+    assert not http.reuse_port
+    assert http.port_for("gateway") == 5000

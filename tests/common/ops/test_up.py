@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from common.ops.datafolder import URLS_FILE, is_held
+from common.ops.up import gateway_count
 from tests.conftest import Servers, scratch_folder
 from tests.e2e.stack import PORT_OFFSETS, free_base_port
 
@@ -255,3 +256,13 @@ def test_two_gateways_share_the_one_port(start_up: Callable[..., Up]):
     up.popen.send_signal(signal.SIGTERM)
     assert up.popen.wait(STOP_SECONDS) == 0
     up.assert_nothing_left()
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "gateways"),
+    [(None, 1), ("user=4", 1), ("gateway=2", 2), ("user=2, gateway=3", 3), ("gateway=x", 1)],
+)
+def test_the_gateway_count_is_read_from_honchos_concurrency(
+    concurrency: str | None, gateways: int
+) -> None:
+    assert gateway_count(concurrency) == gateways
