@@ -45,13 +45,15 @@ from common.worker import WorkerContext
 class AuthService:
     def __init__(self, ctx: WorkerContext) -> None:
         self._ctx = ctx
-        self._sessions = SessionCache(ctx.redis, ctx.keys)
+        self._sessions = SessionCache(ctx.redis, ctx.keys, ctx.replicas)
         self._audit = Audit(ctx.redis, ctx.keys, ctx.queries)
         self._ender = SessionEnder(self._sessions, self._audit)
         self._tokens = SessionTokens(ctx, self._audit, self._sessions)
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
-        self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.limits.login_throttle)
+        self._throttle = LoginThrottle(
+            ctx.redis, ctx.keys, ctx.settings.limits.login_throttle, ctx.replicas
+        )
         self._throttled = Counter(
             "gatehouse_login_throttled",
             "Logins refused by the failed-login throttle (account, client address or both).",

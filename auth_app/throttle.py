@@ -32,11 +32,13 @@ from dataclasses import dataclass
 
 from loguru import logger
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from common.config import FailureLimit, LoginThrottleSettings
 from common.errors import RateLimited
 from common.keys import Keys
+from common.replication import ConfirmedScript, ReplicaConfirm
 from common.security.addresses import limit_subject
 
 # An attempt in flight longer than this was lost (its worker died): forget it.
@@ -138,12 +140,21 @@ class LoginAttempt:
 class LoginThrottle:
     """Admits login attempts (or refuses them with RateLimited) and records their outcome."""
 
-    def __init__(self, redis: Redis, keys: Keys, settings: LoginThrottleSettings) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        settings: LoginThrottleSettings,
+        replicas: ReplicaConfirm | None = None,
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._settings = settings
         self._begin = redis.register_script(BEGIN_ATTEMPT)
-        self._fail = redis.register_script(RECORD_FAILURE)
+        self._fail: ConfirmedScript | AsyncScript = redis.register_script(RECORD_FAILURE)
+        if replicas is not None:
+            # A failure count a failover loses is a free guess for an attacker.
+            self._fail = replicas.script(self._fail, what="login failure count")
 
     def scopes(self, account: str, client_ip: str | None) -> tuple[Scope, ...]:
         """Where an attempt counts: its account, and with a known address, the IP and the pair."""

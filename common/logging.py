@@ -42,6 +42,9 @@ SECRET_FIELDS = frozenset(
         "authorization",
         "jwt_secret",
         "password_hash",
+        "redis_password",
+        "redis_sentinel_password",
+        "sentinel_password",
     }
 )
 REDACTED = "[redacted]"

@@ -31,7 +31,8 @@ from common.errors import (
 )
 from common.keys import Keys
 from common.logging import log_access, set_instance
-from common.redis_client import blocking_client, command_client
+from common.redis_client import blocking_client_for, command_client_for
+from common.replication import ReplicaConfirm
 from common.rpc.client import REPLY_BLOCK_SECONDS, RpcClient
 from common.rpc.registry import Registry, describe_process, new_instance_id
 from common.rpc.slots import keys_for
@@ -99,11 +100,8 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
     keys: Keys = app.ctx.keys
     app.ctx.instance = new_instance_id(SERVICE)
     set_instance(app.ctx.instance)
-    cluster = settings.rpc.redis_cluster
-    app.ctx.redis = command_client(settings.rpc.redis_url, max_connections=32, cluster=cluster)
-    app.ctx.blocking_redis = blocking_client(
-        settings.rpc.redis_url, block_seconds=REPLY_BLOCK_SECONDS, cluster=cluster
-    )
+    app.ctx.redis = command_client_for(settings.rpc, max_connections=32)
+    app.ctx.blocking_redis = blocking_client_for(settings.rpc, block_seconds=REPLY_BLOCK_SECONDS)
     app.ctx.registry = Registry(app.ctx.redis, keys, ttl=settings.rpc.heartbeat_ttl)
     app.ctx.stats = app.ctx.metrics.rpc
     app.ctx.rpc = RpcClient(
@@ -116,6 +114,7 @@ async def _open_resources(app: Sanic[Any, Any]) -> None:
         max_inflight=settings.rpc.max_inflight_calls,
         max_queue_length=settings.rpc.max_queue_length,
         stats=app.ctx.stats,
+        replicas=ReplicaConfirm(app.ctx.redis, settings.rpc.replica_wait),
     )
     await app.ctx.rpc.start()
     app.ctx.heartbeat = asyncio.create_task(_heartbeat(app), name="heartbeat")
@@ -139,9 +138,16 @@ async def _close_resources(app: Sanic[Any, Any]) -> None:
 async def _heartbeat(app: Sanic[Any, Any]) -> None:
     settings: Settings = app.ctx.settings
     info = describe_process(SERVICE) | {"port": settings.http.port_for(SERVICE)}
+    # A gateway killed with -9 never leaves: the others forget it once no call
+    # of it can still be waiting (twice the longest call).
+    dead_for_ms = int(max(settings.rpc.rpc_timeout, settings.rpc.heartbeat_ttl) * 2000)
     while True:
         try:
             await app.ctx.registry.heartbeat(SERVICE, app.ctx.instance, info)
+            for gone in await app.ctx.registry.forget_dead_callers(
+                SERVICE, dead_for_ms=dead_for_ms
+            ):
+                logger.info("forgot dead gateway {} and its reply list", gone)
         except RedisError as exc:
             logger.warning("heartbeat failed: {}", exc)
         await asyncio.sleep(settings.rpc.heartbeat_interval)

@@ -27,6 +27,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from bench.sentinel_servers import SentinelTopology, missing_binaries
 from common.config import DEFAULT_RATE_LIMITS, Settings
 from common.config.db import with_database
 from common.db.migrations import migrate
@@ -344,3 +345,18 @@ def key_pair(tmp_path: Path) -> Callable[..., KeyPair]:
         return write_key_pair(tmp_path, algorithm, **options)
 
     return make
+
+
+@pytest.fixture
+def sentinel_topology(tmp_path: Path) -> Iterator[SentinelTopology]:
+    """A Redis primary, a replica and three sentinels on free loopback ports (Debian's
+    redis-server and redis-sentinel), killed afterwards; skips when they are missing."""
+    from tests.e2e.stack import free_port
+
+    if missing := missing_binaries():
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install redis-sentinel)")
+    topology = SentinelTopology(tmp_path / "sentinel", free_port)
+    try:
+        yield topology.start()
+    finally:
+        topology.stop()

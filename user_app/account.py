@@ -36,7 +36,7 @@ class Account:
     def __init__(self, ctx: WorkerContext, audit: Audit) -> None:
         self._ctx = ctx
         self._audit = audit
-        self._ender = SessionEnder(SessionCache(ctx.redis, ctx.keys), audit)
+        self._ender = SessionEnder(SessionCache(ctx.redis, ctx.keys, ctx.replicas), audit)
 
     async def update(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         return await self._ctx.once(request, lambda: self._update(params, request))

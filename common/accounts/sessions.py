@@ -15,12 +15,14 @@ from datetime import datetime
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from common.accounts.audit import Audit, Recorded
 from common.db.queries import Queries
 from common.errors import ServiceUnavailable
 from common.keys import Keys
+from common.replication import NotReplicated, ReplicaConfirm
 from common.rpc.message import Request
 
 ENDED = b"0"
@@ -33,22 +35,36 @@ def _seconds_until(expires_at: datetime | float) -> int:
 
 
 class SessionCache:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    """With ``replicas``, the marks are confirmed by a replica (common/replication.py)."""
+
+    def __init__(self, redis: Redis, keys: Keys, replicas: ReplicaConfirm | None = None) -> None:
         self._redis = redis
         self._keys = keys
+        self._replicas = replicas
 
     async def mark_live(self, session_id: int, user_id: int, expires_at: datetime | float) -> None:
         # The user id as text: what the gateway's guarded push compares it with
-        # (common/rpc/scripts.py PUSH_GUARDED).
-        await self._redis.set(
-            self._keys.session(session_id), str(user_id), ex=_seconds_until(expires_at)
-        )
+        # (common/rpc/scripts.py PUSH_GUARDED). A live mark a failover loses is
+        # only a miss (PostgreSQL answers), so a shortfall is logged, not raised.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._keys.session(session_id), str(user_id), ex=_seconds_until(expires_at))
+            await self._execute(pipe, "session live mark")
 
     async def mark_ended(self, sessions: Iterable[tuple[int, datetime | float]]) -> None:
+        """Raises NotReplicated when no replica confirms it: a failover that lost an
+        ended mark would bring back the live one, and the session with it."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id, expires_at in sessions:
                 pipe.set(self._keys.session(session_id), ENDED, ex=_seconds_until(expires_at))
+            if not await self._execute(pipe, "session end mark"):
+                raise NotReplicated("the session end was not confirmed by a replica")
+
+    async def _execute(self, pipe: Pipeline, what: str) -> bool:
+        if self._replicas is None:
             await pipe.execute()
+            return True
+        _, confirmed = await self._replicas.execute(pipe, what=what)
+        return confirmed
 
 
 class SessionEnder:

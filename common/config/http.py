@@ -27,6 +27,8 @@ class HttpSettings:
     hsts_seconds: int = 0
     # Peers whose X-Forwarded-For the gateway believes (addresses or CIDR ranges).
     trusted_proxies: TrustedProxies = ()
+    # Several gateway processes listen on one port together (SO_REUSEPORT).
+    reuse_port: bool = False
 
     def port_for(self, service: str) -> int:
         return self.ports[service]
@@ -35,11 +37,17 @@ class HttpSettings:
     def from_env(cls, env: Env) -> HttpSettings:
         # honcho and foreman give every process its own PORT: it wins for all.
         port = env.port("PORT", 0, listen=True)
+        ports = {
+            service: port or env.port(PORT_VARIABLES[service], default, listen=True)
+            for service, default in DEFAULT_PORTS.items()
+        }
+        # Except for gateways that share one port: honcho's PORT is one per process.
+        shared = env.port("GATEWAY_SHARED_PORT", 0, listen=True)
+        if shared:
+            ports["gateway"] = shared
         return cls(
-            ports={
-                service: port or env.port(PORT_VARIABLES[service], default, listen=True)
-                for service, default in DEFAULT_PORTS.items()
-            },
+            ports=ports,
+            reuse_port=bool(shared),
             max_body_size=env.integer("MAX_BODY_SIZE", 64 * 1024, high=64 * 1024 * 1024),
             max_json_depth=env.integer("MAX_JSON_DEPTH", 32, high=200),
             cors_origins=_cors_origins(env),

@@ -5,6 +5,8 @@ gatehouse up [-p PORT] [-c TYPE=N,...]   run the whole system (the Procfile, wit
 gatehouse migrate                        apply pending migrations
 gatehouse trace [--method M] [--json]    pair requests with replies, live (MONITOR)
 gatehouse bench [--quick] [--json-out F] measure every scenario against its baseline
+gatehouse bench --scenario failover      kill -9 of a Sentinel-watched Redis primary
+                                         under load: outage window, requests lost
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -75,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench.add_argument(
         "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
     )
+    bench.add_argument(
+        "--scenario",
+        choices=("failover",),
+        help="failover: kill -9 of a Sentinel-watched Redis primary under load (alone)",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -113,6 +120,19 @@ def _settings() -> Settings:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     from bench.runner import BenchOptions, command_line, run_bench
+
+    only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
+    if args.scenario == "failover" or "failover" in only:
+        # Its own servers and its own figures: not a row of the throughput table.
+        from bench.failover_scenario import FailoverOptions, run_failover
+
+        failover = FailoverOptions(
+            **({"bcrypt_rounds": args.bcrypt_rounds} if args.bcrypt_rounds else {})
+        )
+        status = run_failover(failover)
+        args.only = ",".join(name for name in only if name != "failover")
+        if status or not args.only:
+            return status
 
     given = {
         name: value

@@ -21,7 +21,7 @@ LOCK_FILE = "gatehouse.lock"
 URLS_FILE = "urls.json"
 # Settings that say where the servers are; any of them set means "configured".
 DATABASE_VARIABLES = ("DATABASE_URL", "DB_HOST")
-REDIS_VARIABLES = ("REDIS_URL", "REDIS_HOST")
+REDIS_VARIABLES = ("REDIS_URL", "REDIS_HOST", "REDIS_SENTINELS")
 
 
 def data_folder(environ: Mapping[str, str], project_root: Path) -> Path:

@@ -25,6 +25,7 @@ from common import json_codec
 from common.config import Settings
 from common.errors import http_status
 from common.logging import redact
+from common.redis_client import stream_client
 
 # How long after its deadline an unanswered call is reported as timed out.
 TIMEOUT_GRACE_SECONDS = 1.0
@@ -225,10 +226,14 @@ def run_trace(
             print(json_codec.dumps_str(asdict(line)) if as_json else line.text(), flush=True)
 
     async def follow() -> None:
-        redis = Redis.from_url(settings.rpc.redis_url)
         rpc = settings.rpc
+        redis = stream_client(rpc.redis_url, sentinel=rpc.sentinel)
+        where = _safe(rpc.redis_url)
+        if rpc.sentinel is not None:
+            sentinels = ",".join(f"{host}:{port}" for host, port in rpc.sentinel.addresses)
+            where = f"the primary of {rpc.sentinel.master} (sentinels {sentinels})"
         print(
-            f"tracing {rpc.rpc_prefix}:* on {_safe(rpc.redis_url)} (Ctrl-C stops)",
+            f"tracing {rpc.rpc_prefix}:* on {where} (Ctrl-C stops)",
             file=sys.stderr,
             flush=True,
         )

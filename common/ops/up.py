@@ -89,6 +89,15 @@ class StopRequest:
             self.child = None
 
 
+def gateway_count(concurrency: str | None) -> int:
+    """How many gateway processes honcho's ``-c`` (``gateway=2,user=4``) asks for."""
+    for item in (concurrency or "").split(","):
+        name, _, count = item.partition("=")
+        if name.strip() == "gateway" and count.strip().isdigit():
+            return int(count)
+    return 1
+
+
 def run_up(port: int, concurrency: str | None) -> int:
     data = data_folder(os.environ, PROJECT_ROOT)
     lock = DataFolderLock(data)
@@ -160,6 +169,9 @@ def _run(
         command = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(port)]
         if concurrency:
             command += ["-c", concurrency]
+        if gateway_count(concurrency) > 1:
+            # honcho gives gateway.2 the next PORT; all of them must share this one.
+            env["GATEWAY_SHARED_PORT"] = str(port)
         print(f"gatehouse: gateway on http://localhost:{port} (Ctrl-C stops everything)")
         honcho = subprocess.Popen(command, env=env, start_new_session=True)
         watchdog.tell(honcho=honcho.pid)

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from loguru import logger
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from common.context import deadline_var, origin_var, request_id_var
@@ -27,6 +28,7 @@ from common.errors import (
     ServiceUnavailable,
 )
 from common.keys import Keys
+from common.replication import ConfirmedScript, ReplicaConfirm
 from common.rpc import scripts, slotted
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request, now_ms
@@ -80,6 +82,7 @@ class RpcClient:
         max_inflight: int,
         max_queue_length: int,
         stats: RpcStats | None = None,
+        replicas: ReplicaConfirm | None = None,
     ) -> None:
         self._redis = redis
         self._blocking_redis = blocking_redis
@@ -93,7 +96,10 @@ class RpcClient:
         self.stats.watch_in_flight(lambda: len(self._pending))
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._liveness: dict[str, tuple[float, bool]] = {}
-        self._push = redis.register_script(scripts.PUSH_GUARDED)
+        self._push: ConfirmedScript | AsyncScript = redis.register_script(scripts.PUSH_GUARDED)
+        if replicas is not None:
+            # A request a failover loses would leave its caller waiting for its deadline.
+            self._push = replicas.script(self._push, what="request push")
         self._outbox: Batcher[_Outgoing] = Batcher(
             self._send_requests,
             fail=self._fail_request,

@@ -83,6 +83,24 @@ class Registry:
             ]
         return result
 
+    async def forget_dead_callers(self, service: str, *, dead_for_ms: int) -> list[str]:
+        """Drop the entries and reply lists of callers (gateways) dead this long.
+
+        A caller takes no requests, so nothing needs recovering: what it leaves
+        is its registry entry, and a reply list that the replies still on their
+        way would otherwise keep alive for their TTL. Long dead means no reply
+        for it can still be awaited: a caller's every call ends by its deadline.
+        """
+        key = self._keys.instances(service)
+        dead = await self._redis.zrangebyscore(key, "-inf", now_ms() - dead_for_ms)
+        instances = [raw.decode() for raw in cast(list[bytes], dead)]
+        if instances:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(key, *instances)
+                pipe.delete(*(self._keys.reply_queue(instance) for instance in instances))
+                await pipe.execute()
+        return instances
+
     async def recover_dead(self, service: str) -> list[Recovery]:
         """Hand back the work of every expired instance of ``service``."""
         now = now_ms()

@@ -24,11 +24,13 @@ from loguru import logger
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from common.context import ORIGIN_HEADERS, deadline_var, origin_var, request_id_var
 from common.errors import GatehouseError, RemoteError, UnknownMethod, ValidationFailed
 from common.keys import Keys
+from common.replication import ConfirmedScript, ReplicaConfirm
 from common.rpc import scripts, slotted
 from common.rpc.batching import Batcher
 from common.rpc.message import MalformedMessage, Reply, Request
@@ -72,6 +74,7 @@ class RpcServer:
         *,
         concurrency: int,
         stats: RpcStats | None = None,
+        replicas: ReplicaConfirm | None = None,
     ) -> None:
         self._redis = redis
         self._blocking_redis = blocking_redis
@@ -84,7 +87,11 @@ class RpcServer:
         self._concurrency = concurrency
         self.stats = stats or RpcStats(side="server")
         self.stats.watch_in_flight(lambda: len(self._tasks))
-        self._reply_and_acknowledge = redis.register_script(scripts.REPLY_AND_ACKNOWLEDGE)
+        self._reply_and_acknowledge: ConfirmedScript | AsyncScript = redis.register_script(
+            scripts.REPLY_AND_ACKNOWLEDGE
+        )
+        if replicas is not None:
+            self._reply_and_acknowledge = replicas.script(self._reply_and_acknowledge, what="reply")
         self._tasks: set[asyncio.Task[None]] = set()
         self._capacity = asyncio.Event()
         self._capacity.set()

@@ -30,6 +30,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from common.replication import ConfirmedScript
+
 # PUSH_GUARDED's statuses: pushed, session ended (or another user's), unknown.
 PUSHED, SESSION_ENDED, SESSION_UNKNOWN = 1, 0, 2
 
@@ -56,8 +58,12 @@ def reply_key_groups(
     return [[reply_list] * (1 + count) for reply_list, count in by_list.items()] + [[processing]]
 
 
+# A registered script, or the same behind a replica's confirmation (Sentinel).
+Script = AsyncScript | ConfirmedScript
+
+
 async def push_guarded(
-    script: AsyncScript,
+    script: Script,
     redis: Redis,
     queue: str,
     guards: Sequence[Guard],
@@ -103,7 +109,7 @@ async def _session_statuses(redis: Redis, guards: Sequence[Guard]) -> list[int]:
 
 
 async def reply_and_acknowledge(
-    script: AsyncScript,
+    script: Script,
     processing: str,
     reply_lists: Sequence[str],
     replies: Sequence[bytes],

@@ -14,6 +14,7 @@ from common.db.idempotency import once_per_message
 from common.db.queries import Queries
 from common.keys import Keys
 from common.metrics import WorkerMetrics
+from common.replication import ReplicaConfirm
 from common.rpc.message import Request
 from common.rpc.server import Method
 from common.rpc.stats import RpcStats
@@ -38,6 +39,8 @@ class WorkerContext:
     # Only a worker that issues tokens (auth) holds the signing key.
     tokens: TokenSigner | None
     metrics: WorkerMetrics
+    # Confirms the writes that must survive a Redis failover (REDIS_WAIT_REPLICAS).
+    replicas: ReplicaConfirm | None = None
 
     def signer(self) -> TokenSigner:
         """The token signer of a worker started with ``signs_tokens``."""

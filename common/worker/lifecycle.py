@@ -23,7 +23,8 @@ from common.errors import ServiceUnavailable
 from common.health_server import HealthServer
 from common.keys import Keys
 from common.metrics import WorkerMetrics
-from common.redis_client import blocking_client, command_client
+from common.redis_client import blocking_client_for, command_client_for
+from common.replication import ReplicaConfirm
 from common.rpc.message import Request
 from common.rpc.registry import Registry
 from common.rpc.server import TAKE_BLOCK_SECONDS, Method, RpcServer
@@ -84,12 +85,10 @@ async def open_worker(
             if not settings.is_production:
                 await migrate(conn, queries)
             await queries.check(conn)
-        cluster = settings.rpc.redis_cluster
-        redis = command_client(settings.rpc.redis_url, cluster=cluster)
+        redis = command_client_for(settings.rpc)
         opened.push_async_callback(redis.aclose)
-        blocking_redis = blocking_client(
-            settings.rpc.redis_url, block_seconds=TAKE_BLOCK_SECONDS, cluster=cluster
-        )
+        blocking_redis = blocking_client_for(settings.rpc, block_seconds=TAKE_BLOCK_SECONDS)
+        replicas = ReplicaConfirm(redis, settings.rpc.replica_wait)
         opened.push_async_callback(blocking_redis.aclose)
         hasher = PasswordHasher(
             settings.auth.bcrypt_rounds,
@@ -109,6 +108,7 @@ async def open_worker(
             hasher=hasher,
             tokens=who.tokens,
             metrics=who.metrics,
+            replicas=replicas,
         )
         server = RpcServer(
             redis,
@@ -119,6 +119,7 @@ async def open_worker(
             {name: _answer_503_when_database_down(m) for name, m in build_methods(ctx).items()},
             concurrency=settings.rpc.worker_concurrency,
             stats=who.metrics.rpc,
+            replicas=replicas,
         )
         health_server = HealthServer(
             health,

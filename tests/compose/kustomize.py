@@ -1,6 +1,6 @@
 """Kustomize builds for the tests: ``kubectl kustomize`` when it is installed,
 else a small renderer of what compose/k8s uses (resources, namespace, images,
-JSON 6902 patches with a name pattern)."""
+JSON 6902 patches with a name pattern, ``-`` appending to a list)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ def _apply_json_patch(manifest: Manifest, operations: list[Manifest]) -> None:
             node = node[int(key)] if isinstance(node, list) else node[key]
         if operation["op"] == "remove":
             del node[last]
+        elif operation["op"] == "add" and last == "-":
+            node.append(copy.deepcopy(operation["value"]))
         elif operation["op"] in ("add", "replace"):
             node[last] = copy.deepcopy(operation["value"])
         else:

@@ -14,7 +14,7 @@ from common.keys import Keys
 from tests.compose.kustomize import Manifest, build, containers, pod_spec, render_locally
 
 K8S = Path(__file__).resolve().parents[2] / "compose" / "k8s"
-BUILDS = ["base", "keda"]
+BUILDS = ["base", "keda", "sentinel"]
 # The oldest Kubernetes the manifests promise to fit (autoscaling/v2, policy/v1).
 KUBERNETES_VERSION = "1.29.0"
 WORKERS = ("user", "auth")
@@ -135,8 +135,9 @@ def test_each_long_running_process_has_a_disruption_budget(objects: list[Manifes
         assert len(matching) == 1, name
 
 
-def test_keda_scaled_objects_have_their_required_fields() -> None:
-    objects = build(K8S / "keda")
+@pytest.mark.parametrize("directory", ["keda", "sentinel"])
+def test_keda_scaled_objects_have_their_required_fields(directory: str) -> None:
+    objects = build(K8S / directory)
     deployments = by_kind(objects, "Deployment")
     scaled = by_kind(objects, "ScaledObject")
     authentication = by_kind(objects, "TriggerAuthentication")
@@ -155,7 +156,7 @@ def test_keda_scaled_objects_have_their_required_fields() -> None:
             assert isinstance(trigger["metadata"], dict)
             for value in trigger["metadata"].values():
                 assert isinstance(value, str), trigger  # KEDA's metadata is a string map
-        [redis] = [t for t in spec["triggers"] if t["type"] == "redis"]
+        [redis] = [t for t in spec["triggers"] if t["type"] in ("redis", "redis-sentinel")]
         # The list the workers consume, as the code names it.
         assert redis["metadata"]["listName"] == keys.request_queue(service)
         assert int(redis["metadata"]["listLength"]) > 0

@@ -177,6 +177,8 @@ class Stack:
 
     def forget_keys(self) -> None:
         """Delete this stack's Redis keys (sessions, registry), leaving the server clean."""
+        if not self.env.get("REDIS_URL"):
+            return  # Redis found through Sentinel: the test's own servers, stopped with it
         client = redis.Redis.from_url(self.env["REDIS_URL"], socket_connect_timeout=1)
         try:
             for key in client.scan_iter(match=f"{self.prefix}:*", count=1000):

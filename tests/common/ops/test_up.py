@@ -31,6 +31,7 @@ import psutil
 import pytest
 
 from common.ops.datafolder import URLS_FILE, is_held
+from common.ops.up import gateway_count
 from common.ops.watchdog import clean_up
 from tests.conftest import Servers, scratch_folder
 from tests.e2e.stack import PORT_OFFSETS, free_base_port
@@ -156,7 +157,7 @@ def data() -> Iterator[Path]:
 def start_up(data: Path) -> Iterator[Callable[..., Up]]:
     started: list[Up] = []
 
-    def start(**overrides: str) -> Up:
+    def start(*arguments: str, **overrides: str) -> Up:
         port = free_base_port()
         env = {
             key: value
@@ -178,7 +179,7 @@ def start_up(data: Path) -> Iterator[Callable[..., Up]]:
         log = data / f"up-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "common.ops.cli", "up", "-p", str(port)],
+                [sys.executable, "-m", "common.ops.cli", "up", "-p", str(port), *arguments],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -288,3 +289,34 @@ def test_a_configured_database_is_used_and_not_recorded(
     up.popen.send_signal(signal.SIGTERM)
     assert up.popen.wait(STOP_SECONDS) == 0
     up.assert_nothing_left()
+
+
+def test_two_gateways_share_the_one_port(start_up: Callable[..., Up]):
+    up = start_up("-c", "gateway=2")
+    up.wait_healthy()
+    # honcho hands gateway.2 the next port; it must listen on the shared one instead.
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        gateways = httpx.get(f"{up.url}/services", timeout=5).json()["services"]["gateway"]
+        if len(gateways) == 2:
+            break
+        time.sleep(0.2)
+    assert {gateway["port"] for gateway in gateways} == {up.port}, gateways
+    assert len({gateway["pid"] for gateway in gateways}) == 2
+    # The kernel spreads new connections over both; a few dozen reach each.
+    answered_by = {httpx.get(f"{up.url}/health", timeout=5).json()["instance"] for _ in range(60)}
+    assert answered_by == {gateway["instance"] for gateway in gateways}
+
+    up.popen.send_signal(signal.SIGTERM)
+    assert up.popen.wait(STOP_SECONDS) == 0
+    up.assert_nothing_left()
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "gateways"),
+    [(None, 1), ("user=4", 1), ("gateway=2", 2), ("user=2, gateway=3", 3), ("gateway=x", 1)],
+)
+def test_the_gateway_count_is_read_from_honchos_concurrency(
+    concurrency: str | None, gateways: int
+) -> None:
+    assert gateway_count(concurrency) == gateways
