@@ -17,6 +17,7 @@ presents a token that has just rotated, and gets the pair it rotated to.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,8 +80,10 @@ class SessionTokens:
         user: asyncpg.Record,
         *,
         into: Recorded,
+        amr: Sequence[str] = ("pwd",),
     ) -> Issued:
-        """A new session for ``user`` on ``conn``, in its transaction."""
+        """A new session for ``user`` on ``conn``, in its transaction; ``amr`` says how
+        its owner proved who they are (RFC 8176 values)."""
         ctx = self._ctx
         session_id = await ctx.queries.value(conn, "next_session_id")
         issued = self._issue(session_id, user["id"])
@@ -93,6 +96,7 @@ class SessionTokens:
             expires_at=datetime.fromtimestamp(issued.session_expires, UTC),
             user_agent=request.user_agent,
             ip=request.client_ip,
+            amr=list(amr),
         )
         await ctx.queries.execute(
             conn,

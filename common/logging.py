@@ -42,6 +42,14 @@ SECRET_FIELDS = frozenset(
         "authorization",
         "jwt_secret",
         "password_hash",
+        # Second factors: codes, the pending-login token, the TOTP secret and its URI and QR.
+        "code",
+        "recovery_code",
+        "recovery_codes",
+        "mfa_token",
+        "secret",
+        "otpauth_uri",
+        "qr_svg",
     }
 )
 REDACTED = "[redacted]"
