@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +30,7 @@ from tests.e2e.helpers import (
     sessions_of,
 )
 from tests.e2e.mfa_helpers import Authenticator, enrol, execute, first_step, verify
-from tests.e2e.stack import Stack, full_stack
+from tests.e2e.stack import APP_MODULES, Stack, free_port, full_stack
 
 TOKEN_KEYS = {"token", "refresh_token", "token_type"}
 
@@ -562,3 +565,27 @@ async def test_the_audit_trail_never_holds_a_code(
     assert trail
     for secret in (enrolled.app.secret, enrolled.recovery_codes[0], "000000"):
         assert secret not in json.dumps(trail)
+
+
+def test_a_production_auth_worker_refuses_to_start_without_mfa_keys(
+    stack_factory: Callable[..., Stack],
+):
+    env = {
+        **os.environ,
+        **stack_factory().env,
+        "APP_ENV": "production",
+        "JWT_SECRET": "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a",
+        "PORT": str(free_port()),
+    }
+    env.pop("MFA_ENCRYPTION_KEYS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", APP_MODULES["auth"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "MFA_ENCRYPTION_KEYS is required when APP_ENV=production" in done.stderr
+    assert "Traceback" not in done.stderr
