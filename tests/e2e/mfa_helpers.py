@@ -29,6 +29,12 @@ class Authenticator:
         self.last_step = step
         return pyotp.TOTP(self.secret).at(step * STEP)
 
+    def wait_for_code(self) -> str:
+        """Like next_code, first waiting (up to a step) until the window holds an unused step."""
+        while self.last_step >= int(time.time() // STEP) + 1:
+            time.sleep(0.2)
+        return self.next_code()
+
 
 @dataclass
 class Enrolled:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -589,3 +591,41 @@ def test_a_production_auth_worker_refuses_to_start_without_mfa_keys(
     assert done.returncode == 2, done.stderr
     assert "MFA_ENCRYPTION_KEYS is required when APP_ENV=production" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def keys_env(*keys: tuple[str, bytes]) -> str:
+    return ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in keys)
+
+
+def restart_auth(stack: Stack, **env: str) -> None:
+    for process in stack.processes:
+        if process.service == "auth" and process.running():
+            process.signal(signal.SIGTERM)
+            process.wait(15)
+    stack.start("auth", **env)
+    stack.wait_for_instances("auth", 1)
+
+
+@pytest.mark.timeout(150)
+async def test_rotating_the_encryption_key_keeps_secrets_readable_and_reseals_them(
+    stack_factory: Callable[..., Stack], servers: Servers, unique: Callable[[str], str]
+):
+    old, new = ("old", bytes(range(32))), ("new", bytes(range(64, 96)))
+    stack = full_stack(stack_factory(MFA_ENCRYPTION_KEYS=keys_env(old)))
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
+        name, _, enrolled = await enrolled_account(http, unique, "rotate")
+        sealed_with = (
+            "SELECT count(*) FROM user_totp t JOIN users u ON u.id = t.user_id"
+            " WHERE u.username = $1 AND substring(t.sealed_secret FROM 1 FOR 5) = $2"
+        )
+        assert await execute(servers.database_url, sealed_with, name, b"\x01\x03old") == 1
+
+        restart_auth(stack, MFA_ENCRYPTION_KEYS=keys_env(new, old))
+        code = await asyncio.to_thread(enrolled.app.wait_for_code)
+        assert_token_answer(await verify(http, await first_step(http, name), code=code))
+        # Sealed anew with the first key at its use; the old key is no longer needed.
+        assert await execute(servers.database_url, sealed_with, name, b"\x01\x03new") == 1
+
+        restart_auth(stack, MFA_ENCRYPTION_KEYS=keys_env(new))
+        code = await asyncio.to_thread(enrolled.app.wait_for_code)
+        assert_token_answer(await verify(http, await first_step(http, name), code=code))
