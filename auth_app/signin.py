@@ -145,6 +145,6 @@ class SignIn:
         await self._tokens.mirror_live(issued.session_id, user_row["id"], issued.session_expires)
         await self._audit.publish(recorded)
         logger.info(
-            "user {} signed in ({}), session {}", user_row["id"], ",".join(amr), issued.session_id
+            "user {} logged in ({}), session {}", user_row["id"], ",".join(amr), issued.session_id
         )
         return issued.answer(public_user(user_row))

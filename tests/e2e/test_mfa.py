@@ -629,3 +629,38 @@ async def test_rotating_the_encryption_key_keeps_secrets_readable_and_reseals_th
         restart_auth(stack, MFA_ENCRYPTION_KEYS=keys_env(new))
         code = await asyncio.to_thread(enrolled.app.wait_for_code)
         assert_token_answer(await verify(http, await first_step(http, name), code=code))
+
+
+@pytest.mark.parametrize("log_format", ["human", "json"])
+async def test_no_second_factor_secret_reaches_a_log(
+    stack_factory: Callable[..., Stack], unique: Callable[[str], str], log_format: str
+):
+    stack = full_stack(stack_factory(LOG_LEVEL="DEBUG", LOG_FORMAT=log_format))
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
+        name, token, enrolled = await enrolled_account(http, unique, "quiet")
+        mfa_token = await first_step(http, name)
+        await verify(http, mfa_token, code="000000")
+        done = assert_token_answer(await verify(http, mfa_token, code=enrolled.app.next_code()))
+        again = await first_step(http, name)
+        assert_token_answer(await verify(http, again, recovery_code=enrolled.recovery_codes[0]))
+        fresh = await http.post(
+            "/api/auth/mfa/recovery-codes",
+            json={"recovery_code": enrolled.recovery_codes[1]},
+            headers=bearer(token),
+        )
+        assert fresh.status_code == 200, fresh.text
+    secrets = [
+        enrolled.app.secret,
+        mfa_token,
+        again,
+        str(done["refresh_token"]),
+        *enrolled.recovery_codes,
+        *fresh.json()["recovery_codes"],
+    ]
+    for process in stack.processes:
+        text = process.log.read_text()
+        for secret in secrets:
+            assert secret not in text, f"{process.service}'s log holds {secret[:8]}..."
+    assert "logged in (pwd,otp,mfa)" in next(
+        p.log.read_text() for p in stack.processes if p.service == "auth"
+    )
