@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ import asyncpg
 import httpx
 import pyotp
 
-from tests.e2e.helpers import PASSWORD, bearer, login
+from tests.e2e.helpers import PASSWORD, bearer, login, new_account
 
 STEP = 30
 
@@ -76,3 +77,12 @@ async def execute(database_url: str, statement: str, *args: Any) -> Any:
         return await conn.fetchval(statement, *args)
     finally:
         await conn.close()
+
+
+async def enrolled_account(
+    client: httpx.AsyncClient, unique: Callable[[str], str], stem: str = "mfa"
+) -> tuple[str, str, Enrolled]:
+    """A new account with TOTP on: (name, its first token, Enrolled)."""
+    name = unique(stem)
+    _, token = await new_account(client, name)
+    return name, token, await enrol(client, token)

@@ -1,21 +1,17 @@
-"""TOTP and recovery codes against a live stack: enrolment, two-step logins, and what is refused."""
+"""TOTP and recovery codes on a live stack: enrolment, two-step logins, throttling, required MFA.
+
+Sealed values and keys: test_mfa_sealed.py; bad input: test_mfa_input.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 
-from common.security.opaque_tokens import token_hash
 from tests.conftest import Servers
 from tests.e2e.helpers import (
     PASSWORD,
@@ -27,23 +23,13 @@ from tests.e2e.helpers import (
     new_account,
     profile,
     refresh,
-    register,
     session_id,
     sessions_of,
 )
-from tests.e2e.mfa_helpers import Authenticator, enrol, execute, first_step, verify
-from tests.e2e.stack import APP_MODULES, Stack, free_port, full_stack
+from tests.e2e.mfa_helpers import Authenticator, enrolled_account, execute, first_step, verify
+from tests.e2e.stack import Stack, full_stack
 
 TOKEN_KEYS = {"token", "refresh_token", "token_type"}
-
-
-async def enrolled_account(
-    client: httpx.AsyncClient, unique: Callable[[str], str], stem: str = "mfa"
-) -> tuple[str, str, Any]:
-    """A new account with TOTP on: (name, its first token, Enrolled)."""
-    name = unique(stem)
-    _, token = await new_account(client, name)
-    return name, token, await enrol(client, token)
 
 
 async def test_enrolment_answers_a_secret_uri_and_qr_then_ten_codes(
@@ -401,156 +387,6 @@ async def test_required_mfa_is_enforced_at_the_next_login(
     assert_token_answer(await verify(client, await first_step(client, name), code=app.next_code()))
 
 
-async def test_a_tampered_refresh_successor_is_refused_and_the_session_kept(
-    client: httpx.AsyncClient, servers: Servers, unique: Callable[[str], str]
-):
-    name = unique("tamper")
-    assert (await register(client, name)).status_code == 201
-    first = assert_token_answer(await login(client, name))
-    successor = assert_token_answer(await refresh(client, str(first["refresh_token"])))
-    flipped = await execute(
-        servers.database_url,
-        "UPDATE session_refresh_tokens"
-        " SET sealed_successor = overlay(sealed_successor placing"
-        " decode(lpad(to_hex(get_byte(sealed_successor, 20) # 1), 2, '0'), 'hex') from 21 for 1)"
-        " WHERE token_hash = $1 RETURNING token_hash",
-        token_hash(str(first["refresh_token"])),
-    )
-    assert flipped is not None
-
-    refused = await refresh(client, str(first["refresh_token"]))
-    assert_error(refused, 401, "invalid_token")
-    assert "eyJ" not in refused.text
-    # Not ended, not forked: the successor pair goes on, in the one session.
-    assert (await profile(client, str(successor["token"]))).status_code == 200
-    onward = assert_token_answer(await refresh(client, str(successor["refresh_token"])))
-    assert [s["id"] for s in await sessions_of(client, str(onward["token"]))] == [
-        session_id(str(first["token"]))
-    ]
-
-
-async def test_a_tampered_totp_secret_fails_closed(
-    client: httpx.AsyncClient, servers: Servers, unique: Callable[[str], str]
-):
-    name, _, enrolled = await enrolled_account(client, unique, "sealed")
-    sealed = await execute(
-        servers.database_url,
-        "SELECT t.sealed_secret FROM user_totp t JOIN users u ON u.id = t.user_id"
-        " WHERE u.username = $1",
-        name,
-    )
-    assert enrolled.app.secret.encode() not in sealed
-    await execute(
-        servers.database_url,
-        "UPDATE user_totp SET sealed_secret = $2"
-        " WHERE user_id = (SELECT id FROM users WHERE username = $1)",
-        name,
-        sealed[:-1] + bytes([sealed[-1] ^ 1]),
-    )
-    refused = await verify(client, await first_step(client, name), code=enrolled.app.next_code())
-    assert_error(refused, 401, "invalid_credentials")
-    assert "eyJ" not in refused.text
-
-
-async def test_the_totp_secret_of_another_user_does_not_open_in_this_row(
-    client: httpx.AsyncClient, servers: Servers, unique: Callable[[str], str]
-):
-    """A sealed secret is bound to its owner: copied into another user's row, it fails."""
-    name, _, _ = await enrolled_account(client, unique, "victim")
-    thief, _, thief_enrolled = await enrolled_account(client, unique, "thief")
-    await execute(
-        servers.database_url,
-        "UPDATE user_totp SET sealed_secret ="
-        " (SELECT sealed_secret FROM user_totp t JOIN users u ON u.id = t.user_id"
-        "  WHERE u.username = $2)"
-        " WHERE user_id = (SELECT id FROM users WHERE username = $1)",
-        name,
-        thief,
-    )
-    refused = await verify(
-        client, await first_step(client, name), code=thief_enrolled.app.next_code()
-    )
-    assert_error(refused, 401, "invalid_credentials")
-
-
-BEARER_BAD_BODIES = [
-    ("POST", "/api/auth/mfa/totp", {}),
-    ("POST", "/api/auth/mfa/totp", {"password": 12345678}),
-    ("POST", "/api/auth/mfa/totp", {"password": PASSWORD, "extra": 1}),
-    ("POST", "/api/auth/mfa/totp", {"mfa_token": 7}),
-    ("POST", "/api/auth/mfa/totp", {"mfa_token": "x" * 43, "password": PASSWORD}),
-    ("POST", "/api/auth/mfa/totp/confirm", {}),
-    ("POST", "/api/auth/mfa/totp/confirm", {"code": 123456}),
-    ("POST", "/api/auth/mfa/totp/confirm", {"code": "12345a"}),
-    ("POST", "/api/auth/mfa/totp/confirm", {"code": "123456", "remember": True}),
-    ("POST", "/api/auth/mfa/totp/confirm", {"mfa_token": "x" * 43}),
-    ("DELETE", "/api/auth/mfa/totp", {}),
-    (
-        "DELETE",
-        "/api/auth/mfa/totp",
-        {"password": PASSWORD, "code": "123456", "recovery_code": "A"},
-    ),
-    ("DELETE", "/api/auth/mfa/totp", {"password": [], "code": "123456"}),
-    ("DELETE", "/api/auth/mfa/totp", {"password": PASSWORD, "code": "123456", "x": None}),
-    ("POST", "/api/auth/mfa/recovery-codes", {}),
-    ("POST", "/api/auth/mfa/recovery-codes", {"password": PASSWORD, "code": "123456"}),
-    ("POST", "/api/auth/mfa/recovery-codes", {"recovery_code": 5}),
-    ("POST", "/api/auth/mfa/recovery-codes", {"password": PASSWORD, "user_id": 1, "extra": 2}),
-    ("POST", "/api/auth/mfa/verify", {}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x" * 43}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x" * 43, "code": 123456}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x" * 43, "code": "1", "recovery_code": "A"}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x" * 513, "code": "123456"}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x" * 43, "code": "123456", "user_id": 1}),
-    ("POST", "/api/auth/mfa/verify", {"mfa_token": "x\u0000", "code": "123456"}),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "body"), BEARER_BAD_BODIES)
-async def test_bad_input_is_400_with_the_error_shape(
-    client: httpx.AsyncClient, token: str, method: str, path: str, body: dict[str, Any]
-):
-    answer = await client.request(method, path, json=body, headers=bearer(token))
-    assert_error(answer, 400, "validation_error")
-    assert answer.json()["error"]["details"], answer.text
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("POST", "/api/auth/mfa/totp"),
-        ("POST", "/api/auth/mfa/totp/confirm"),
-        ("DELETE", "/api/auth/mfa/totp"),
-        ("POST", "/api/auth/mfa/recovery-codes"),
-        ("POST", "/api/auth/mfa/verify"),
-    ],
-)
-async def test_a_body_that_is_not_an_object_is_400(
-    client: httpx.AsyncClient, token: str, method: str, path: str
-):
-    for raw in (b"[]", b'"code"', b"{", b""):
-        answer = await client.request(
-            method, path, content=raw, headers={**bearer(token), "Content-Type": "application/json"}
-        )
-        assert_error(answer, 400, "bad_request")
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("GET", "/api/auth/mfa", None),
-        ("POST", "/api/auth/mfa/totp", {"password": PASSWORD}),
-        ("POST", "/api/auth/mfa/totp/confirm", {"code": "123456"}),
-        ("DELETE", "/api/auth/mfa/totp", {"password": PASSWORD, "code": "123456"}),
-        ("POST", "/api/auth/mfa/recovery-codes", {"password": PASSWORD}),
-    ],
-)
-async def test_the_caller_routes_need_a_bearer(
-    client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
-):
-    assert_error(await client.request(method, path, json=body), 401, "unauthorized")
-
-
 async def test_the_audit_trail_never_holds_a_code(
     client: httpx.AsyncClient, servers: Servers, unique: Callable[[str], str]
 ):
@@ -567,100 +403,3 @@ async def test_the_audit_trail_never_holds_a_code(
     assert trail
     for secret in (enrolled.app.secret, enrolled.recovery_codes[0], "000000"):
         assert secret not in json.dumps(trail)
-
-
-def test_a_production_auth_worker_refuses_to_start_without_mfa_keys(
-    stack_factory: Callable[..., Stack],
-):
-    env = {
-        **os.environ,
-        **stack_factory().env,
-        "APP_ENV": "production",
-        "JWT_SECRET": "Zq7-Lm2_Vx9pRt4kWc8nYb3hJd6fGs5a",
-        "PORT": str(free_port()),
-    }
-    env.pop("MFA_ENCRYPTION_KEYS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", APP_MODULES["auth"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 2, done.stderr
-    assert "MFA_ENCRYPTION_KEYS is required when APP_ENV=production" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def keys_env(*keys: tuple[str, bytes]) -> str:
-    return ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in keys)
-
-
-def restart_auth(stack: Stack, **env: str) -> None:
-    for process in stack.processes:
-        if process.service == "auth" and process.running():
-            process.signal(signal.SIGTERM)
-            process.wait(15)
-    stack.start("auth", **env)
-    stack.wait_for_instances("auth", 1)
-
-
-@pytest.mark.timeout(150)
-async def test_rotating_the_encryption_key_keeps_secrets_readable_and_reseals_them(
-    stack_factory: Callable[..., Stack], servers: Servers, unique: Callable[[str], str]
-):
-    old, new = ("old", bytes(range(32))), ("new", bytes(range(64, 96)))
-    stack = full_stack(stack_factory(MFA_ENCRYPTION_KEYS=keys_env(old)))
-    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
-        name, _, enrolled = await enrolled_account(http, unique, "rotate")
-        sealed_with = (
-            "SELECT count(*) FROM user_totp t JOIN users u ON u.id = t.user_id"
-            " WHERE u.username = $1 AND substring(t.sealed_secret FROM 1 FOR 5) = $2"
-        )
-        assert await execute(servers.database_url, sealed_with, name, b"\x01\x03old") == 1
-
-        restart_auth(stack, MFA_ENCRYPTION_KEYS=keys_env(new, old))
-        code = await asyncio.to_thread(enrolled.app.wait_for_code)
-        assert_token_answer(await verify(http, await first_step(http, name), code=code))
-        # Sealed anew with the first key at its use; the old key is no longer needed.
-        assert await execute(servers.database_url, sealed_with, name, b"\x01\x03new") == 1
-
-        restart_auth(stack, MFA_ENCRYPTION_KEYS=keys_env(new))
-        code = await asyncio.to_thread(enrolled.app.wait_for_code)
-        assert_token_answer(await verify(http, await first_step(http, name), code=code))
-
-
-@pytest.mark.parametrize("log_format", ["human", "json"])
-async def test_no_second_factor_secret_reaches_a_log(
-    stack_factory: Callable[..., Stack], unique: Callable[[str], str], log_format: str
-):
-    stack = full_stack(stack_factory(LOG_LEVEL="DEBUG", LOG_FORMAT=log_format))
-    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
-        name, token, enrolled = await enrolled_account(http, unique, "quiet")
-        mfa_token = await first_step(http, name)
-        await verify(http, mfa_token, code="000000")
-        done = assert_token_answer(await verify(http, mfa_token, code=enrolled.app.next_code()))
-        again = await first_step(http, name)
-        assert_token_answer(await verify(http, again, recovery_code=enrolled.recovery_codes[0]))
-        fresh = await http.post(
-            "/api/auth/mfa/recovery-codes",
-            json={"recovery_code": enrolled.recovery_codes[1]},
-            headers=bearer(token),
-        )
-        assert fresh.status_code == 200, fresh.text
-    secrets = [
-        enrolled.app.secret,
-        mfa_token,
-        again,
-        str(done["refresh_token"]),
-        *enrolled.recovery_codes,
-        *fresh.json()["recovery_codes"],
-    ]
-    for process in stack.processes:
-        text = process.log.read_text()
-        for secret in secrets:
-            assert secret not in text, f"{process.service}'s log holds {secret[:8]}..."
-    assert "logged in (pwd,otp,mfa)" in next(
-        p.log.read_text() for p in stack.processes if p.service == "auth"
-    )
