@@ -3,7 +3,8 @@
 A refresh token is 256 random bits, stored only as a hash and bound to one
 session. Using it rotates it: the session gets a new access and refresh
 token, and the old refresh token row keeps that successor pair sealed with
-the old token (common/security/opaque_tokens.py), so that presenting the old
+a key derived from the old token (AES-GCM, common/security/sealing.py, bound
+to the row's token hash), so that presenting the old
 token again within ``REFRESH_REUSE_INTERVAL`` (a client's retry, or several
 tabs racing) answers the same pair and the session never forks. Later, the
 same presentation is taken for theft: the session ends, and with it every
@@ -16,6 +17,7 @@ presents a token that has just rotated, and gets the pair it rotated to.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +32,8 @@ from common.accounts.sessions import SessionCache, SessionEnder
 from common.db.pool import connection
 from common.errors import InvalidToken
 from common.rpc.message import Request
-from common.security.opaque_tokens import new_token, seal, token_hash, unseal
+from common.security.opaque_tokens import new_token, token_hash
+from common.security.sealing import SealBroken, seal_for_token, unseal_for_token
 from common.worker import WorkerContext
 
 TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
@@ -77,8 +80,10 @@ class SessionTokens:
         user: asyncpg.Record,
         *,
         into: Recorded,
+        amr: Sequence[str] = ("pwd",),
     ) -> Issued:
-        """A new session for ``user`` on ``conn``, in its transaction."""
+        """A new session for ``user`` on ``conn``, in its transaction; ``amr`` says how
+        its owner proved who they are (RFC 8176 values)."""
         ctx = self._ctx
         session_id = await ctx.queries.value(conn, "next_session_id")
         issued = self._issue(session_id, user["id"])
@@ -91,6 +96,7 @@ class SessionTokens:
             expires_at=datetime.fromtimestamp(issued.session_expires, UTC),
             user_agent=request.user_agent,
             ip=request.client_ip,
+            amr=list(amr),
         )
         await ctx.queries.execute(
             conn,
@@ -133,8 +139,7 @@ class SessionTokens:
             if row["rotated_at"] is None:
                 answer = await self._rotate(conn, row, presented)
             elif row["within_reuse_interval"]:
-                answer = json_codec.loads(unseal(presented, row["sealed_successor"]))
-                answer["expires_in"] = max(0, answer["expires_at"] - int(time.time()))
+                answer = self._successor(presented, row)
             else:
                 ended = await ctx.queries.many(
                     conn,
@@ -179,11 +184,34 @@ class SessionTokens:
             conn,
             "rotate_refresh_token",
             token_hash=token_hash(presented),
-            sealed_successor=seal(presented, json_codec.dumps(answer)),
+            sealed_successor=seal_for_token(
+                presented, json_codec.dumps(answer), bound_to=token_hash(presented).encode()
+            ),
         )
         # Before the commit: a live mark that outlives a failed commit only
         # extends the TTL of a session that is live anyway.
         await self.mirror_live(row["session_id"], row["user_id"], issued.session_expires)
+        return answer
+
+    @staticmethod
+    def _successor(presented: str, row: asyncpg.Record) -> dict[str, Any]:
+        """The pair a token rotated to, opened with that token; 401 if it does not open.
+
+        A sealed value that fails authentication was altered in the database
+        (or sealed in the format before AES-GCM, a row at most
+        REFRESH_REUSE_INTERVAL old at the upgrade): fail closed. The presenter
+        gets nothing, and the session is neither ended nor forked: whoever
+        holds the successor pair keeps using it.
+        """
+        try:
+            opened = unseal_for_token(
+                presented, row["sealed_successor"] or b"", bound_to=token_hash(presented).encode()
+            )
+        except SealBroken as exc:
+            logger.error("session {}: sealed successor refused: {}", row["session_id"], exc)
+            raise InvalidToken("Refresh token already used") from None
+        answer: dict[str, Any] = json_codec.loads(opened)
+        answer["expires_in"] = max(0, answer["expires_at"] - int(time.time()))
         return answer
 
     def _issue(self, session_id: int, user_id: int) -> Issued:

@@ -14,9 +14,12 @@ from loguru import logger
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from auth_app.refresh import SessionTokens, public_user
+from auth_app.mfa.methods import mfa_methods
+from auth_app.mfa.pending import PendingLogins
+from auth_app.refresh import SessionTokens
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
+from auth_app.signin import SignIn
 from auth_app.throttle import LoginThrottle, account_subject
 from common.accounts.audit import Audit, Recorded
 from common.accounts.credentials import verify_own_password
@@ -54,6 +57,10 @@ class AuthService:
         self._throttle = LoginThrottle(
             ctx.redis, ctx.keys, ctx.settings.limits.login_throttle, ctx.replicas
         )
+        # Every way of signing in ends in SignIn.complete (second factors, session, last login).
+        pending = PendingLogins(ctx.redis, ctx.keys, ctx.settings.mfa.token_expires_in)
+        self._signin = SignIn(ctx, self._tokens, self._audit, pending)
+        self._mfa = mfa_methods(ctx, self._audit, self._ender, self._signin)
         self._throttled = Counter(
             "gatehouse_login_throttled",
             "Logins refused by the failed-login throttle (account, client address or both).",
@@ -72,6 +79,7 @@ class AuthService:
             "auth.audit": Method(self._management.audit_events, AuditParams()),
             "auth.forgot_password": Method(self._reset.forgot, ForgotPasswordParams()),
             "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
+            **self._mfa,
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -94,14 +102,8 @@ class AuthService:
             raise InvalidCredentials("Invalid username or password")
         await attempt.succeeded()
         await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])
-
-        recorded = Recorded()
-        async with connection(ctx.pool) as conn, conn.transaction():
-            issued = await self._tokens.start(conn, request, user, into=recorded)
-        await self._tokens.mirror_live(issued.session_id, user["id"], issued.session_expires)
-        await self._audit.publish(recorded)
-        logger.info("user {} logged in, session {}", user["id"], issued.session_id)
-        return issued.answer(public_user(user))
+        # The tokens, or a second step first (auth_app/signin.py).
+        return await self._signin.complete(request, user, amr=("pwd",))
 
     async def _login_refused(
         self, request: Request, event_type: str, user: asyncpg.Record | None, login: str

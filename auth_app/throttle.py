@@ -136,6 +136,10 @@ class LoginAttempt:
         """Not a failure; and the (account, IP) pair starts afresh."""
         await self.throttle.forgive(self)
 
+    async def released(self) -> None:
+        """Neither: the attempt could not be judged (an error); it is no longer in flight."""
+        await self.throttle.release(self)
+
 
 class LoginThrottle:
     """Admits login attempts (or refuses them with RateLimited) and records their outcome."""
@@ -146,10 +150,17 @@ class LoginThrottle:
         keys: Keys,
         settings: LoginThrottleSettings,
         replicas: ReplicaConfirm | None = None,
+        *,
+        namespace: str = "",
+        refusal: str = "Too many failed logins; try again later",
     ) -> None:
+        """``namespace`` keeps another kind of guess (second-factor codes: ``"mfa-"``)
+        in windows of its own, under the same limits; ``refusal`` is the 429's message."""
         self._redis = redis
         self._keys = keys
         self._settings = settings
+        self._namespace = namespace
+        self._refusal = refusal
         self._begin = redis.register_script(BEGIN_ATTEMPT)
         self._fail: ConfirmedScript | AsyncScript = redis.register_script(RECORD_FAILURE)
         if replicas is not None:
@@ -166,8 +177,8 @@ class LoginThrottle:
         return tuple(
             Scope(
                 name,
-                self._keys.login_failures(name, subject),
-                self._keys.login_pending(name, subject),
+                self._keys.login_failures(self._namespace + name, subject),
+                self._keys.login_pending(self._namespace + name, subject),
                 limit,
             )
             for name, subject, limit in subjects
@@ -200,7 +211,7 @@ class LoginThrottle:
             return LoginAttempt(self, attempt_id, ())
         if wait_ms != 0:
             raise RateLimited(
-                "Too many failed logins; try again later",
+                self._refusal,
                 {"retry_after": max(1, math.ceil(wait_ms / 1000))},
             )
         return LoginAttempt(self, attempt_id, scopes)
@@ -226,6 +237,17 @@ class LoginThrottle:
                 await pipe.execute()
         except RedisError as exc:
             logger.warning("successful login not cleared from the throttle: {}", exc)
+
+    async def release(self, attempt: LoginAttempt) -> None:
+        if not attempt.scopes:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for scope in attempt.scopes:
+                    pipe.zrem(scope.pending_key, attempt.attempt_id)
+                await pipe.execute()
+        except RedisError as exc:
+            logger.warning("attempt in flight not cleared from the throttle: {}", exc)
 
 
 def _ms(seconds: float) -> int:

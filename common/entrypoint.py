@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from loguru import logger
@@ -41,14 +41,23 @@ def load_settings(service: str) -> Settings:
     return settings
 
 
-def run_worker(service: str, build_methods: MethodsFactory, *, signs_tokens: bool = False) -> None:
+def run_worker(
+    service: str,
+    build_methods: MethodsFactory,
+    *,
+    signs_tokens: bool = False,
+    require: Callable[[Settings], None] | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT; a second one during the drain stops at once.
 
+    ``require`` checks settings only this service needs (raising ConfigError).
     Exits 0 when every request taken was answered, 1 when some were left for a
     live instance to redeliver (drain time out, or a second signal).
     """
     settings = load_settings(service)
     with exit_on_config_error(service):
+        if require is not None:
+            require(settings)
         worker = Worker(settings, service, build_methods, signs_tokens=signs_tokens)
     try:
         event_loop.run(worker.run())

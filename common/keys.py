@@ -74,6 +74,10 @@ class Keys:
         """Sorted set of the login attempts in flight for the same scope and subject."""
         return f"{self._lead('login')}:login-pending:{scope}:{subject}"
 
+    def pending_login(self, token_digest: str) -> str:
+        """A login waiting for its second factor or an enrolment, by its mfa_token's SHA-256."""
+        return f"{self.prefix}:pending-login:{token_digest}"
+
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
         return f"{self._lead(f'rate:{route}:{subject}')}:rate:{route}:{subject}"

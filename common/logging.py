@@ -45,6 +45,14 @@ SECRET_FIELDS = frozenset(
         "redis_password",
         "redis_sentinel_password",
         "sentinel_password",
+        # Second factors: codes, the pending-login token, the TOTP secret and its URI and QR.
+        "code",
+        "recovery_code",
+        "recovery_codes",
+        "mfa_token",
+        "secret",
+        "otpauth_uri",
+        "qr_svg",
     }
 )
 REDACTED = "[redacted]"

@@ -39,6 +39,7 @@ from common.rpc.slots import keys_for
 from common.security.tokens import TokenVerifier
 from gateway_app import api_schemas as replies
 from gateway_app.api_doc import documented
+from gateway_app.api_schemas_mfa import LoginAnswer
 from gateway_app.auth import call_as_caller
 from gateway_app.body import call_with_body
 from gateway_app.client_ip import client_ip, user_agent
@@ -49,6 +50,7 @@ from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
 from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_metrics import register_metrics_routes
+from gateway_app.routes_mfa import challenge_answer, register_mfa_routes
 from gateway_app.routes_pages import register_pages_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
 from gateway_app.verified_tokens import VerifiedTokens
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_sessions_routes(app)
     register_account_routes(app)
     register_key_routes(app)
+    register_mfa_routes(app)
     register_pages_routes(app)
     return app
 
@@ -201,14 +204,18 @@ async def register(request: Request) -> HTTPResponse:
 
 @documented(
     "Log in with a username (or email) and password",
-    description="`username` may hold the username or the email; `email` works too.",
+    description="`username` may hold the username or the email; `email` works too. With a "
+    "second factor on, the answer is `mfa_required` and an `mfa_token` (no token): finish "
+    "with POST /api/auth/mfa/verify.",
     request=LoginParams,
-    responses={200: replies.LoginReply},
+    responses={200: LoginAnswer},
     errors=[InvalidCredentials, RateLimited],
     rpc=True,
 )
 async def login(request: Request) -> HTTPResponse:
-    return token_answer(await call_with_body(request, "auth.login"), "Login successful")
+    result = await call_with_body(request, "auth.login")
+    # With a second factor (or one required), a challenge first and no token.
+    return challenge_answer(result) or token_answer(result, "Login successful")
 
 
 @documented(

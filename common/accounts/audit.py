@@ -35,6 +35,14 @@ EVENT_TYPES = frozenset(
         "session.ended",
         "login.failed",
         "login.throttled",
+        # Second factors (auth_app/mfa/).
+        "mfa.totp_enrolled",
+        "mfa.totp_disabled",
+        "mfa.verified",
+        "mfa.failed",
+        "mfa.throttled",
+        "mfa.recovery_code_used",
+        "mfa.recovery_codes_regenerated",
     }
 )
 

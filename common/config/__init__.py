@@ -2,7 +2,7 @@
 
 The seed's variable names (``DB_HOST``, ``REDIS_HOST``, ``JWT_EXPIRES_IN``, ...)
 keep working; URLs win over the split variables when both are given. Each
-group (``settings.http``, ``.rpc``, ``.db``, ``.auth``, ``.limits``) reads its
+group (``settings.http``, ``.rpc``, ``.db``, ``.auth``, ``.limits``, ``.mfa``) reads its
 own variables in its own module.
 """
 
@@ -28,6 +28,7 @@ from common.config.limits import (
     LimitSettings,
     LoginThrottleSettings,
 )
+from common.config.mfa import MfaSettings
 from common.config.rpc import RpcSettings
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "HttpSettings",
     "LimitSettings",
     "LoginThrottleSettings",
+    "MfaSettings",
     "Rate",
     "RpcSettings",
     "Settings",
@@ -64,6 +66,7 @@ class Settings:
     db: DatabaseSettings
     auth: AuthSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
+    mfa: MfaSettings = field(default_factory=MfaSettings)
     log_level: str = "INFO"
     # "human" (the default) or "json": one JSON object per line for log shippers.
     log_format: str = "human"
@@ -86,6 +89,7 @@ class Settings:
             db=DatabaseSettings.from_env(env),
             auth=AuthSettings.from_env(env, production=production),
             limits=LimitSettings.from_env(env),
+            mfa=MfaSettings.from_env(env, production=production),
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             log_format=_log_format(env),
         )

@@ -98,6 +98,8 @@ async function loadProfile() {
     $("profile-created").textContent = when(user.created_at);
     showSignedIn(true);
     await loadSessions();
+    // account-mfa.js shows the second factors.
+    document.dispatchEvent(new CustomEvent("gatehouse:signed-in"));
     return;
   }
   if (result.status === 401) forgetToken();
@@ -158,6 +160,12 @@ async function onLogin(event) {
   const result = await api("POST", "/api/auth/login", formData(form));
   if (result.status !== 200) {
     showError(form, result);
+    return;
+  }
+  if (!result.body.token) {
+    // A second step first: a code, or enrolment when one is required (account-mfa.js).
+    form.reset();
+    document.dispatchEvent(new CustomEvent("gatehouse:second-step", { detail: result.body }));
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, result.body.token);

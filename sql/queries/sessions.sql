@@ -5,9 +5,10 @@
 SELECT nextval(pg_get_serial_sequence('user_sessions', 'id'));
 
 -- name: insert_session!
--- expires_at is the end of the session (the refresh token's lifetime).
-INSERT INTO user_sessions (id, user_id, token_hash, expires_at, user_agent, ip)
-VALUES (:session_id, :user_id, :token_hash, :expires_at, :user_agent, :ip);
+-- expires_at is the end of the session (the refresh token's lifetime); amr how
+-- its owner proved who they are (RFC 8176: pwd, otp, hwk, mfa, ...).
+INSERT INTO user_sessions (id, user_id, token_hash, expires_at, user_agent, ip, amr)
+VALUES (:session_id, :user_id, :token_hash, :expires_at, :user_agent, :ip, :amr);
 
 -- name: end_user_sessions
 UPDATE user_sessions

@@ -101,6 +101,12 @@ ROUTE_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/reset-password"): {"token": "t" * 43, "newPassword": "fuzzed-Passw0rd"},
     ("PATCH", "/api/users/profile"): {"username": "fuzz_user", "email": "fuzz_user@example.com"},
     ("DELETE", "/api/users/profile"): {"password": "not-the-passw0rd"},
+    # Second factors: wrong passwords and codes, so that nothing turns on or off.
+    ("POST", "/api/auth/mfa/totp"): {"password": "not-the-passw0rd"},
+    ("POST", "/api/auth/mfa/totp/confirm"): {"code": "123456", "mfa_token": "m" * 43},
+    ("DELETE", "/api/auth/mfa/totp"): {"password": "not-the-passw0rd", "code": "123456"},
+    ("POST", "/api/auth/mfa/recovery-codes"): {"password": "not-the-passw0rd"},
+    ("POST", "/api/auth/mfa/verify"): {"mfa_token": "m" * 43, "code": "123456"},
 }
 
 

@@ -25,6 +25,7 @@ async def session_with_token(
         expires_at=datetime.now(UTC) + timedelta(days=1),
         user_agent=None,
         ip=None,
+        amr=["pwd"],
     )
     digest = token_hash(new_token())
     await queries.execute(conn, "insert_refresh_token", token_hash=digest, session_id=session_id)

@@ -1,0 +1,1 @@
+"""Second factors: TOTP with recovery codes, the logins waiting for them, enrolment."""
