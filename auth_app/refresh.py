@@ -16,6 +16,7 @@ presents a token that has just rotated, and gets the pair it rotated to.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ import asyncpg
 from loguru import logger
 from redis.exceptions import RedisError
 
+from auth_app.account_state import check_account_state
 from common import json_codec
 from common.accounts.audit import Audit, Recorded
 from common.accounts.sessions import SessionCache, SessionEnder
@@ -81,7 +83,8 @@ class SessionTokens:
         """A new session for ``user`` on ``conn``, in its transaction."""
         ctx = self._ctx
         session_id = await ctx.queries.value(conn, "next_session_id")
-        issued = self._issue(session_id, user["id"])
+        roles = await ctx.queries.value(conn, "get_user_roles", user_id=user["id"])
+        issued = self._issue(session_id, user["id"], roles)
         await ctx.queries.execute(
             conn,
             "insert_session",
@@ -128,6 +131,8 @@ class SessionTokens:
             )
             if row is None:
                 raise InvalidToken("Unknown refresh token")
+            # A disabled (or, when required, unverified) account refreshes nothing.
+            await check_account_state(ctx, conn, {"id": row["user_id"]})
             if not row["live"]:
                 raise InvalidToken("Session has ended; log in again")
             if row["rotated_at"] is None:
@@ -160,7 +165,9 @@ class SessionTokens:
         user = await ctx.queries.one(conn, "get_user_profile", user_id=row["user_id"])
         if user is None:
             raise InvalidToken("The token's user no longer exists")
-        issued = self._issue(row["session_id"], row["user_id"])
+        # The roles as granted now: a grant or revoke shows at the next refresh.
+        roles = await ctx.queries.value(conn, "get_user_roles", user_id=row["user_id"])
+        issued = self._issue(row["session_id"], row["user_id"], roles)
         answer = issued.answer(public_user(user))
         await ctx.queries.execute(
             conn,
@@ -186,8 +193,10 @@ class SessionTokens:
         await self.mirror_live(row["session_id"], row["user_id"], issued.session_expires)
         return answer
 
-    def _issue(self, session_id: int, user_id: int) -> Issued:
-        access, access_expires = self._ctx.signer().issue(user_id=user_id, session_id=session_id)
+    def _issue(self, session_id: int, user_id: int, roles: Sequence[str]) -> Issued:
+        access, access_expires = self._ctx.signer().issue(
+            user_id=user_id, session_id=session_id, roles=roles
+        )
         return Issued(
             session_id=session_id,
             user_id=user_id,

@@ -14,6 +14,8 @@ from loguru import logger
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from auth_app.account_state import check_account_state
+from auth_app.admin import AuthAdmin
 from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
@@ -35,7 +37,7 @@ from common.accounts.schemas import (
 from common.accounts.sessions import SessionCache, SessionEnder
 from common.db.idempotency import run_once
 from common.db.pool import connection
-from common.errors import InvalidCredentials, RateLimited
+from common.errors import Forbidden, InvalidCredentials, RateLimited
 from common.rpc.message import Request
 from common.rpc.server import Method
 from common.security.opaque_tokens import token_hash
@@ -51,6 +53,7 @@ class AuthService:
         self._tokens = SessionTokens(ctx, self._audit, self._sessions)
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
+        self._admin = AuthAdmin(ctx, self._audit, self._ender)
         self._throttle = LoginThrottle(ctx.redis, ctx.keys, ctx.settings.limits.login_throttle)
         self._throttled = Counter(
             "gatehouse_login_throttled",
@@ -70,6 +73,7 @@ class AuthService:
             "auth.audit": Method(self._management.audit_events, AuditParams()),
             "auth.forgot_password": Method(self._reset.forgot, ForgotPasswordParams()),
             "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
+            **self._admin.methods(),
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -94,15 +98,30 @@ class AuthService:
         await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])
 
         recorded = Recorded()
-        async with connection(ctx.pool) as conn, conn.transaction():
-            issued = await self._tokens.start(conn, request, user, into=recorded)
+        try:
+            async with connection(ctx.pool) as conn, conn.transaction():
+                await check_account_state(ctx, conn, user)
+                await ctx.queries.execute(conn, "touch_last_login", user_id=user["id"])
+                issued = await self._tokens.start(conn, request, user, into=recorded)
+        except Forbidden as refused:
+            # The password was right: the account may not sign in (disabled, unverified).
+            await self._login_refused(
+                request, "login.refused", user, params["login"], reason=refused.code
+            )
+            raise
         await self._tokens.mirror_live(issued.session_id, user["id"], issued.session_expires)
         await self._audit.publish(recorded)
         logger.info("user {} logged in, session {}", user["id"], issued.session_id)
         return issued.answer(public_user(user))
 
     async def _login_refused(
-        self, request: Request, event_type: str, user: asyncpg.Record | None, login: str
+        self,
+        request: Request,
+        event_type: str,
+        user: asyncpg.Record | None,
+        login: str,
+        *,
+        reason: str | None = None,
     ) -> None:
         """Audit a failed or throttled login in a transaction of its own, then publish it.
 
@@ -116,7 +135,8 @@ class AuthService:
                 request,
                 event_type,
                 user_id=user["id"] if user is not None else None,
-                data={"login_sha256": token_hash(login.lower())},
+                data={"login_sha256": token_hash(login.lower())}
+                | ({"reason": reason} if reason else {}),
                 into=recorded,
             )
         await self._audit.publish(recorded)

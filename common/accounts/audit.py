@@ -35,6 +35,20 @@ EVENT_TYPES = frozenset(
         "session.ended",
         "login.failed",
         "login.throttled",
+        # Verified email, roles and the admin API (identity); admin actions
+        # name their actor in data.actor_id.
+        "login.refused",
+        "user.email_verified",
+        "user.email_change_requested",
+        "user.email_changed",
+        "user.disabled",
+        "user.enabled",
+        "user.sessions_revoked",
+        "user.mfa_requirement_changed",
+        "role.granted",
+        "role.revoked",
+        "role.mfa_requirement_changed",
+        "access.forbidden",
     }
 )
 

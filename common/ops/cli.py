@@ -5,6 +5,7 @@ gatehouse up [-p PORT] [-c TYPE=N,...]   run the whole system (the Procfile, wit
 gatehouse migrate                        apply pending migrations
 gatehouse trace [--method M] [--json]    pair requests with replies, live (MONITOR)
 gatehouse bench [--quick] [--json-out F] measure every scenario against its baseline
+gatehouse admin grant|revoke EMAIL ROLE  give or take a role (the first admin, say)
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -76,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
     )
 
+    admin = commands.add_parser("admin", help="grant or revoke a role (e.g. the first admin)")
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("email", help="the account's email address")
+    admin.add_argument("role", help="a role name, e.g. admin")
+
     args = parser.parse_args(argv)
     if args.command == "up":
         from common.ops.up import run_up
@@ -83,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
         raise SystemExit(run_migrate())
+    if args.command == "admin":
+        from common.ops.admin import run_admin
+
+        raise SystemExit(run_admin(_settings(), args.action, args.email, args.role))
     if args.command == "bench":
         raise SystemExit(run_bench_command(args))
     if args.command == "trace":
