@@ -11,12 +11,12 @@ import asyncio
 import sys
 import uuid
 
-import asyncpg
 from redis.asyncio import Redis
 
 from common.accounts.audit import Audit, Recorded
 from common.accounts.roles import change_role
 from common.config import Settings
+from common.db.pool import connection, create_pool
 from common.db.queries import Queries
 from common.errors import GatehouseError
 from common.keys import Keys
@@ -38,7 +38,7 @@ def run_admin(settings: Settings, action: str, email: str, role: str) -> int:
 async def _change(settings: Settings, grant: bool, email: str, role: str) -> bool:
     queries = Queries.load()
     redis = Redis.from_url(settings.rpc.redis_url)
-    conn = await asyncpg.connect(settings.db.database_url)
+    pool = await create_pool(settings)
     audit = Audit(redis, Keys(settings.rpc.rpc_prefix), queries)
     request = Request(
         method=f"cli.admin_{'grant' if grant else 'revoke'}",
@@ -49,7 +49,7 @@ async def _change(settings: Settings, grant: bool, email: str, role: str) -> boo
     )
     recorded = Recorded()
     try:
-        async with conn.transaction():
+        async with connection(pool) as conn, conn.transaction():
             user_id = await queries.value(conn, "get_user_id_by_email", email=email)
             if user_id is None:
                 raise GatehouseError(f"no account has the email {email}")
@@ -67,5 +67,5 @@ async def _change(settings: Settings, grant: bool, email: str, role: str) -> boo
         await audit.publish(recorded)
         return changed
     finally:
-        await conn.close()
+        await pool.close()
         await redis.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import SmtpSink
-from tests.e2e.helpers import bearer, email_for, login, new_account
+from tests.e2e.helpers import audit_rows, bearer, email_for, login, new_account
 from tests.e2e.stack import Stack
 
 TOKEN_IN_MAIL = re.compile(r"Your verification token: (\S+)")
@@ -63,9 +64,17 @@ async def new_admin(
 
 
 async def admin_call(
-    client: httpx.AsyncClient, token: str, method: str, path: str, **kwargs: Any
+    client: httpx.AsyncClient,
+    token: str,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
-    return await client.request(method, f"/api/admin{path}", headers=bearer(token), **kwargs)
+    return await client.request(
+        method, f"/api/admin{path}", headers={**(headers or {}), **bearer(token)}, **kwargs
+    )
 
 
 async def sql(database_url: str, statement: str, *args: Any) -> Any:
@@ -75,3 +84,10 @@ async def sql(database_url: str, statement: str, *args: Any) -> Any:
         return await conn.fetchval(statement, *args)
     finally:
         await conn.close()
+
+
+async def audit_events(database_url: str, user_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The user's audit events as (type, data), oldest first."""
+    return [
+        (row["type"], json.loads(row["data"])) for row in await audit_rows(database_url, user_id)
+    ]
