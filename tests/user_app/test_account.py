@@ -39,7 +39,11 @@ async def test_a_redelivered_update_answers_the_stored_reply(
     second = await handler(params, dataclasses.replace(request))
 
     assert first == second
-    assert await event_types(worker_context, uid) == ["user.created", "user.updated"]
+    assert await event_types(worker_context, uid) == [
+        "user.created",
+        "user.email_change_requested",
+        "user.updated",
+    ]
 
 
 async def test_a_redelivered_delete_answers_the_stored_reply(
