@@ -17,16 +17,11 @@ from gateway_app.auth import call_as_caller, verified_claims
 MAX_ACTION_LENGTH = 200
 
 
-def caller_roles(request: Request) -> tuple[str, ...]:
-    """The role names of the request's bearer (401 for a bad token), always with ``user``."""
-    roles: tuple[str, ...] = verified_claims(request).roles
-    return roles
-
-
 async def require_role(request: Request, role: str) -> TokenClaims:
-    """The bearer's claims if the token carries ``role``; else 403, audited."""
+    """The bearer's claims (user id, session id, roles) if the token carries ``role``;
+    else 403, audited. Any route reads the roles the same way: ``verified_claims(request).roles``.
+    """
     claims = verified_claims(request)
-    request.ctx.roles = claims.roles
     if claims.has_role(role):
         return claims
     action = f"{request.method} {request.path}"[:MAX_ACTION_LENGTH]

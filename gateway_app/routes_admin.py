@@ -15,7 +15,7 @@ from sanic.response import HTTPResponse
 from common.accounts.admin_schemas import AdminListParams, AdminUserMfaParams
 from common.accounts.roles import ADMIN
 from common.accounts.schemas import MAX_SESSION_ID, TOKEN_FIELDS, client_view
-from common.errors import Forbidden, NotFound
+from common.errors import Forbidden, NotFound, ValidationFailed
 from gateway_app import api_schemas_admin as replies
 from gateway_app.api_doc import documented
 from gateway_app.auth import call_as_caller
@@ -27,7 +27,8 @@ LIST_QUERY = ("q", "sort", "cursor", "limit")
 # The mfa-required routes' body: the target (or role) is in the path.
 MFA_BODY = AdminUserMfaParams(exclude=(*TOKEN_FIELDS, "target"))
 ADMIN_ERRORS = [Forbidden]
-TARGET_ERRORS = [Forbidden, NotFound]
+# 400: a role name that is not one, or an admin acting on their own account.
+TARGET_ERRORS = [Forbidden, NotFound, ValidationFailed]
 
 
 async def _as_admin(request: Request, method: str, *, body: bool = False, **extra: Any) -> Any:

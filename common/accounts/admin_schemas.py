@@ -65,10 +65,6 @@ class AdminRoleMfaParams(_Authenticated):
     required = _flag()
 
 
-class MfaRequiredBody(AdminUserMfaParams):
-    """What a client sends to the two mfa-required routes: only ``required``."""
-
-
 class ForbiddenParams(_Authenticated):
     """A gateway's report of a call refused for a missing role."""
 
