@@ -2,9 +2,10 @@
 
 Called by every way into a session (login today, ``SignIn.complete`` later)
 and by refresh, inside the transaction that issues the tokens. The account's
-row is read afresh and locked for share, so a disable committing meanwhile
-either comes first (and this refuses) or waits for the session this
-transaction makes (and then ends it).
+row is read afresh and locked (FOR NO KEY UPDATE, the lock the transaction's
+own last_login_at update takes, so no upgrade can deadlock), so a disable
+committing meanwhile either comes first (and this refuses) or waits for the
+session this transaction makes (and then ends it).
 """
 
 from __future__ import annotations

@@ -29,9 +29,12 @@ DELETE FROM user_roles WHERE user_id = :user_id AND role = :role RETURNING role;
 UPDATE roles SET mfa_required = :required WHERE name = :role RETURNING name;
 
 -- name: get_account_state^
--- Locked for share: a login or refresh that passes this check commits before
--- a concurrent disable can end the session it makes (disable updates the row).
-SELECT id, disabled_at, email_verified_at FROM users WHERE id = :user_id FOR SHARE;
+-- Locked as an UPDATE of the row would lock it (not FOR SHARE, which the
+-- same transaction's last_login_at update would have to upgrade: two
+-- concurrent logins of one user would deadlock). A disable, which updates
+-- the row, waits for the login or refresh that passed this check, then ends
+-- the session it made; or comes first, and this check sees it.
+SELECT id, disabled_at, email_verified_at FROM users WHERE id = :user_id FOR NO KEY UPDATE;
 
 -- name: touch_last_login!
 UPDATE users SET last_login_at = now() WHERE id = :user_id;
