@@ -63,14 +63,16 @@ class Account:
             pending = None
             if email is not None and email != row["email"].lower():
                 pending = await self._ask_to_move(conn, request, row, email, recorded, outgoing)
-            await self._audit.record(
-                conn,
-                request,
-                "user.updated",
-                user_id=user_id,
-                data={"changed": ["username"] if username is not None else []},
-                into=recorded,
-            )
+            if username is not None:
+                # The email has its own events: asked for now, changed once confirmed.
+                await self._audit.record(
+                    conn,
+                    request,
+                    "user.updated",
+                    user_id=user_id,
+                    data={"changed": ["username"]},
+                    into=recorded,
+                )
             return {"user": public_user(row), "pending_email": pending}
 
         result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, apply)
