@@ -11,15 +11,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
 from loguru import logger
 
+from common.accounts.mail import SmtpTransport
 from common.config import Settings
-
-SMTP_TIMEOUT_SECONDS = 10.0
-DEFAULT_SMTP_PORTS = {"smtp": 587, "smtps": 465}
 
 
 class ResetSender(Protocol):
@@ -42,25 +38,12 @@ def reset_message(*, sender: str, to: str, token: str, expires_in: float) -> Ema
 
 class SmtpSender:
     def __init__(self, url: str, sender: str) -> None:
-        parts = urlsplit(url)
-        self._implicit_tls = parts.scheme == "smtps"
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port or DEFAULT_SMTP_PORTS[parts.scheme]
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
+        self._transport = SmtpTransport(url)
         self._sender = sender
 
     async def send(self, *, to: str, token: str, expires_in: float) -> None:
-        await aiosmtplib.send(
-            reset_message(sender=self._sender, to=to, token=token, expires_in=expires_in),
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            use_tls=self._implicit_tls,
-            # None: STARTTLS when the server offers it (aiosmtplib's default).
-            start_tls=None if not self._implicit_tls else False,
-            timeout=SMTP_TIMEOUT_SECONDS,
+        await self._transport.deliver(
+            reset_message(sender=self._sender, to=to, token=token, expires_in=expires_in)
         )
 
 

@@ -26,6 +26,7 @@ import asyncpg
 from loguru import logger
 from redis.exceptions import RedisError
 
+from auth_app.account_state import check_account_state
 from common import json_codec
 from common.accounts.audit import Audit, Recorded
 from common.accounts.sessions import SessionCache, SessionEnder
@@ -86,7 +87,8 @@ class SessionTokens:
         its owner proved who they are (RFC 8176 values)."""
         ctx = self._ctx
         session_id = await ctx.queries.value(conn, "next_session_id")
-        issued = self._issue(session_id, user["id"])
+        roles = await ctx.queries.value(conn, "get_user_roles", user_id=user["id"])
+        issued = self._issue(session_id, user["id"], roles)
         await ctx.queries.execute(
             conn,
             "insert_session",
@@ -134,6 +136,8 @@ class SessionTokens:
             )
             if row is None:
                 raise InvalidToken("Unknown refresh token")
+            # A disabled (or, when required, unverified) account refreshes nothing.
+            await check_account_state(ctx, conn, {"id": row["user_id"]})
             if not row["live"]:
                 raise InvalidToken("Session has ended; log in again")
             if row["rotated_at"] is None:
@@ -165,7 +169,9 @@ class SessionTokens:
         user = await ctx.queries.one(conn, "get_user_profile", user_id=row["user_id"])
         if user is None:
             raise InvalidToken("The token's user no longer exists")
-        issued = self._issue(row["session_id"], row["user_id"])
+        # The roles as granted now: a grant or revoke shows at the next refresh.
+        roles = await ctx.queries.value(conn, "get_user_roles", user_id=row["user_id"])
+        issued = self._issue(row["session_id"], row["user_id"], roles)
         answer = issued.answer(public_user(user))
         await ctx.queries.execute(
             conn,
@@ -214,8 +220,10 @@ class SessionTokens:
         answer["expires_in"] = max(0, answer["expires_at"] - int(time.time()))
         return answer
 
-    def _issue(self, session_id: int, user_id: int) -> Issued:
-        access, access_expires = self._ctx.signer().issue(user_id=user_id, session_id=session_id)
+    def _issue(self, session_id: int, user_id: int, roles: Sequence[str]) -> Issued:
+        access, access_expires = self._ctx.signer().issue(
+            user_id=user_id, session_id=session_id, roles=roles
+        )
         return Issued(
             session_id=session_id,
             user_id=user_id,

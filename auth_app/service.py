@@ -14,6 +14,8 @@ from loguru import logger
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from auth_app.account_state import check_account_state
+from auth_app.admin import AuthAdmin
 from auth_app.mfa.methods import mfa_methods
 from auth_app.mfa.pending import PendingLogins
 from auth_app.refresh import SessionTokens
@@ -54,12 +56,16 @@ class AuthService:
         self._tokens = SessionTokens(ctx, self._audit, self._sessions)
         self._management = SessionManagement(ctx, self._audit, self._ender)
         self._reset = PasswordReset(ctx, self._audit, self._ender)
+        self._admin = AuthAdmin(ctx, self._audit, self._ender)
         self._throttle = LoginThrottle(
             ctx.redis, ctx.keys, ctx.settings.limits.login_throttle, ctx.replicas
         )
-        # Every way of signing in ends in SignIn.complete (second factors, session, last login).
+        # Every way of signing in ends in SignIn.complete (account state, second
+        # factors, session, last login).
         pending = PendingLogins(ctx.redis, ctx.keys, ctx.settings.mfa.token_expires_in)
-        self._signin = SignIn(ctx, self._tokens, self._audit, pending)
+        self._signin = SignIn(
+            ctx, self._tokens, self._audit, pending, account_check=check_account_state
+        )
         self._mfa = mfa_methods(ctx, self._audit, self._ender, self._signin)
         self._throttled = Counter(
             "gatehouse_login_throttled",
@@ -80,6 +86,7 @@ class AuthService:
             "auth.forgot_password": Method(self._reset.forgot, ForgotPasswordParams()),
             "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
             **self._mfa,
+            **self._admin.methods(),
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -102,11 +109,16 @@ class AuthService:
             raise InvalidCredentials("Invalid username or password")
         await attempt.succeeded()
         await self._rehash_if_outdated(user["id"], params["password"], user["password_hash"])
-        # The tokens, or a second step first (auth_app/signin.py).
+        # The tokens, or a second step first (auth_app/signin.py), which also
+        # refuses (and audits) an account that may not sign in.
         return await self._signin.complete(request, user, amr=("pwd",))
 
     async def _login_refused(
-        self, request: Request, event_type: str, user: asyncpg.Record | None, login: str
+        self,
+        request: Request,
+        event_type: str,
+        user: asyncpg.Record | None,
+        login: str,
     ) -> None:
         """Audit a failed or throttled login in a transaction of its own, then publish it.
 

@@ -28,7 +28,7 @@ from auth_app.mfa.pending import PendingLogins
 from auth_app.refresh import SessionTokens, public_user
 from common.accounts.audit import Audit, Recorded
 from common.db.pool import connection
-from common.errors import InvalidToken
+from common.errors import Forbidden, InvalidToken
 from common.rpc.message import Request
 from common.worker import WorkerContext
 
@@ -94,7 +94,13 @@ class SignIn:
         ctx = self._ctx
         user_id = user_row["id"]
         async with connection(ctx.pool) as conn:
-            await self._account_check(ctx, conn, user_row)
+            try:
+                await self._account_check(ctx, conn, user_row)
+            except Forbidden as refused:
+                # The first factor was right: the account may not sign in (disabled,
+                # unverified), whichever way it tried.
+                await self._refused(conn, request, user_id, amr, refused.code)
+                raise
             policy = await ctx.queries.one(conn, "mfa_policy", user_id=user_id)
         if policy is None:
             raise InvalidToken("The account no longer exists")
@@ -113,6 +119,26 @@ class SignIn:
         if row is None:
             raise InvalidToken("The account no longer exists")
         return row
+
+    async def _refused(
+        self,
+        conn: asyncpg.Connection,
+        request: Request,
+        user_id: int,
+        amr: Sequence[str],
+        reason: str,
+    ) -> None:
+        recorded = Recorded()
+        async with conn.transaction():
+            await self._audit.record(
+                conn,
+                request,
+                "login.refused",
+                user_id=user_id,
+                data={"reason": reason, "amr": list(amr)},
+                into=recorded,
+            )
+        await self._audit.publish(recorded)
 
     async def _challenge(
         self, user_id: int, amr: Sequence[str], purpose: str, methods: list[str]

@@ -150,6 +150,13 @@ class EmailNotVerified(Forbidden):
     default_message = "Confirm your email address before you log in"
 
 
+class InvalidEmailToken(GatehouseError):
+    """An email verification or change link that is unknown, expired, used or superseded."""
+
+    code = "invalid_email_token"
+    default_message = "Invalid or expired email link"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -181,6 +188,7 @@ HTTP_STATUS: dict[str, int] = {
     # nginx's status for it: no client ever sees it, the access log does.
     ClientClosed.code: 499,
     InvalidResetToken.code: 400,
+    InvalidEmailToken.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

@@ -53,8 +53,39 @@ class LoginReply(MessageReply):
     token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
 
 
+class ProfileUser(User):
+    """The profile adds the state of the address (verified email, issue 12)."""
+
+    email_verified = fields.Boolean(required=True)
+    pending_email = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "A new address waiting for its emailed link, or null"},
+    )
+
+
 class ProfileReply(_Reply):
-    user = fields.Nested(User, required=True)
+    user = fields.Nested(ProfileUser, required=True)
+
+
+class ProfileUpdateReply(AccountReply):
+    pending_email = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The new address, once its link is followed; null if none"},
+    )
+
+
+class VerifiedUser(User):
+    email_verified = fields.Boolean(required=True, validate=validate.Equal(True))
+
+
+class VerifiedReply(MessageReply):
+    user = fields.Nested(VerifiedUser, required=True)
+
+
+class ResendReply(MessageReply):
+    sent = fields.Boolean(required=True)
 
 
 class Session(Schema):

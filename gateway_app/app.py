@@ -48,6 +48,8 @@ from gateway_app.errors import render_error
 from gateway_app.rate_limits import register_rate_limits
 from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
+from gateway_app.routes_admin import register_admin_routes
+from gateway_app.routes_email import register_email_routes
 from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_metrics import register_metrics_routes
 from gateway_app.routes_mfa import challenge_answer, register_mfa_routes
@@ -95,6 +97,8 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_key_routes(app)
     register_mfa_routes(app)
     register_pages_routes(app)
+    register_email_routes(app)
+    register_admin_routes(app)
     return app
 
 

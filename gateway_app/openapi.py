@@ -32,6 +32,7 @@ TAGS = {
     "users": "Accounts and profiles",
     "auth": "Logging in, passwords and sessions",
     "service": "Health, discovery and keys",
+    "admin": "Operators (role admin): users, roles, sessions",
     "pages": "The account page, the docs page and this document",
 }
 _PAGES = {"", "account", "docs", "assets", "openapi.json"}

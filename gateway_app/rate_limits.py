@@ -32,6 +32,7 @@ LIMITED_ROUTES: dict[str, str] = {
     "/api/auth/refresh": "refresh",
     "/api/auth/forgot-password": "forgot_password",
     "/api/auth/reset-password": "reset_password",
+    "/api/auth/verify-email/resend": "verify_email_resend",
 }
 
 # KEYS[1] the client's key; ARGV[1] ms between requests (period / count);

@@ -29,15 +29,24 @@ FORGOT_ANSWER = {
 
 @documented(
     "Change the caller's username and/or email",
+    description="A new email takes effect only once the link sent to it is followed "
+    "(POST /api/auth/verify-email); until then `user.email` is the old address, "
+    "`pending_email` the new one, and the old address is sent a notice.",
     request=client_view(UpdateProfileParams),
-    responses={200: replies.AccountReply},
+    responses={200: replies.ProfileUpdateReply},
     errors=[Conflict],
     auth=True,
 )
 async def update_profile(request: Request) -> HTTPResponse:
     result = await call_as_caller(request, "user.update_profile", body=True)
+    pending = result.get("pending_email")
+    message = (
+        "Profile updated; follow the link sent to the new address to finish the change"
+        if pending
+        else "Profile updated"
+    )
     return json_response(
-        {"success": True, "message": "Profile updated", "user": result["user"]},
+        {"success": True, "message": message, "user": result["user"], "pending_email": pending},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -268,12 +268,13 @@ class SmtpSink:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    async def wait_for(self, to: str) -> EmailMessage:
-        """The first message to ``to`` (waiting up to 15 s), removed from the sink."""
+    async def wait_for(self, to: str, subject: str | None = None) -> EmailMessage:
+        """The first message to ``to`` (with ``subject``, if given; waiting up to 15 s),
+        removed from the sink."""
         async with asyncio.timeout(15):
             while True:
                 for message in self.messages:
-                    if message["To"] == to:
+                    if message["To"] == to and subject in (None, message["Subject"]):
                         self.messages.remove(message)
                         return message
                 await asyncio.sleep(0.05)

@@ -43,6 +43,20 @@ EVENT_TYPES = frozenset(
         "mfa.throttled",
         "mfa.recovery_code_used",
         "mfa.recovery_codes_regenerated",
+        # Verified email, roles and the admin API (identity); admin actions
+        # name their actor in data.actor_id.
+        "login.refused",
+        "user.email_verified",
+        "user.email_change_requested",
+        "user.email_changed",
+        "user.disabled",
+        "user.enabled",
+        "user.sessions_revoked",
+        "user.mfa_requirement_changed",
+        "role.granted",
+        "role.revoked",
+        "role.mfa_requirement_changed",
+        "access.forbidden",
     }
 )
 

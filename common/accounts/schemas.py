@@ -259,3 +259,9 @@ class UpdateProfileParams(_Authenticated, _EmailNormalised):
 
 class DeleteAccountParams(_Authenticated):
     password = Text(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class VerifyEmailParams(_Params):
+    """The token of an emailed verification or change link."""
+
+    token = _opaque_token()

@@ -55,6 +55,11 @@ class AuthSettings:
     # TLS); None sends reset tokens to the development log instead.
     smtp_url: str | None = None
     smtp_from: str = "Gatehouse <no-reply@localhost>"
+    # Verified email: how long an emailed link works, whether login and refresh
+    # refuse an unverified address, and where the links in the mails point.
+    email_verification_expires_in: float = 24 * 3600
+    require_verified_email: bool = False
+    public_url: str = "http://localhost:3000"
 
     @classmethod
     def from_env(cls, env: Env, *, production: bool) -> AuthSettings:
@@ -79,6 +84,9 @@ class AuthSettings:
             password_reset_expires_in=env.duration("PASSWORD_RESET_EXPIRES_IN", 30 * 60),
             smtp_url=_smtp_url(env),
             smtp_from=env.text("SMTP_FROM", "Gatehouse <no-reply@localhost>") or "",
+            email_verification_expires_in=env.duration("EMAIL_VERIFICATION_EXPIRES_IN", 24 * 3600),
+            require_verified_email=env.boolean("REQUIRE_VERIFIED_EMAIL", False),
+            public_url=_public_url(env),
         )
 
 
@@ -129,4 +137,12 @@ def _smtp_url(env: Env) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+    return url
+
+
+def _public_url(env: Env) -> str:
+    url = (env.text("PUBLIC_URL") or "http://localhost:3000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("PUBLIC_URL must look like https://accounts.example.org")
     return url

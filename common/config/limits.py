@@ -13,6 +13,7 @@ DEFAULT_RATE_LIMITS = {
     "refresh": "60/1m",
     "forgot_password": "10/1h",
     "reset_password": "20/1h",
+    "verify_email_resend": "5/1h",
 }
 
 

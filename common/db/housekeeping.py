@@ -12,10 +12,14 @@ KEEP_EXPIRED_RESETS_SECONDS = 86400
 
 
 async def purge_spent_tokens(pool: asyncpg.Pool, queries: Queries) -> int:
-    """Delete refresh tokens of ended or expired sessions and long-expired resets."""
+    """Delete refresh tokens of ended or expired sessions, long-expired resets and email links."""
     async with connection(pool) as conn:
         refresh: int = await queries.value(conn, "purge_spent_refresh_tokens")
         resets: int = await queries.value(
             conn, "purge_stale_password_resets", keep_seconds=KEEP_EXPIRED_RESETS_SECONDS
         )
-    return refresh + resets
+        # Emailed verification and change links: the same rule as resets.
+        email_links: int = await queries.value(
+            conn, "purge_stale_email_tokens", keep_seconds=KEEP_EXPIRED_RESETS_SECONDS
+        )
+    return refresh + resets + email_links

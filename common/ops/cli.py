@@ -7,6 +7,7 @@ gatehouse trace [--method M] [--json]    pair requests with replies, live (MONIT
 gatehouse bench [--quick] [--json-out F] measure every scenario against its baseline
 gatehouse bench --scenario failover      kill -9 of a Sentinel-watched Redis primary
                                          under load: outage window, requests lost
+gatehouse admin grant|revoke EMAIL ROLE  give or take a role (the first admin, say)
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -83,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="failover: kill -9 of a Sentinel-watched Redis primary under load (alone)",
     )
 
+    admin = commands.add_parser("admin", help="grant or revoke a role (e.g. the first admin)")
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("email", help="the account's email address")
+    admin.add_argument("role", help="a role name, e.g. admin")
+
     args = parser.parse_args(argv)
     if args.command == "up":
         from common.ops.up import run_up
@@ -90,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(run_up(args.port, args.concurrency))
     if args.command == "migrate":
         raise SystemExit(run_migrate())
+    if args.command == "admin":
+        from common.ops.admin import run_admin
+
+        raise SystemExit(run_admin(_settings(), args.action, args.email, args.role))
     if args.command == "bench":
         raise SystemExit(run_bench_command(args))
     if args.command == "trace":

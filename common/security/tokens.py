@@ -31,6 +31,8 @@ ALGORITHM = "HS256"  # the default, the seed's
 ISSUER = DEFAULT_JWT_ISSUER
 AUDIENCE = DEFAULT_JWT_AUDIENCE
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid", "iss", "aud", "jti"]
+# Every user's role, held implicitly (sql/migrations/0004_identity.sql).
+BASE_ROLE = "user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,12 @@ class TokenClaims:
     expires_at: int
     # The token's own id (``jti``): unique per token, for logs and audit trails.
     token_id: str
+    # The holder's role names when the token was issued, always with "user"
+    # (a token from before roles existed carries none and means just that).
+    roles: tuple[str, ...] = (BASE_ROLE,)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
 
 
 class TokenVerifier:
@@ -91,6 +99,7 @@ class TokenVerifier:
                 session_id=int(claims["sid"]),
                 expires_at=int(claims["exp"]),
                 token_id=_text(claims["jti"]),
+                roles=_roles(claims.get("roles")),
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("Token has expired") from None
@@ -144,8 +153,15 @@ class TokenSigner:
     def algorithm(self) -> str:
         return self._key.algorithm
 
-    def issue(self, *, user_id: int, session_id: int, now: float | None = None) -> tuple[str, int]:
-        """A signed token and the epoch second it expires."""
+    def issue(
+        self,
+        *,
+        user_id: int,
+        session_id: int,
+        roles: Iterable[str] = (BASE_ROLE,),
+        now: float | None = None,
+    ) -> tuple[str, int]:
+        """A signed token and the epoch second it expires; ``roles`` always gains "user"."""
         issued = int(now if now is not None else time.time())
         expires = issued + int(self.expires_in)
         claims = {
@@ -156,6 +172,7 @@ class TokenSigner:
             "iss": self.issuer,
             "aud": self.audience,
             "jti": secrets.token_urlsafe(16),
+            "roles": list(dict.fromkeys([BASE_ROLE, *roles])),
         }
         token = jwt.encode(
             claims, self._key.key, algorithm=self._key.algorithm, headers={"kid": self._key.kid}
@@ -171,3 +188,11 @@ def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("jti must be a non-empty string")
     return value
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return (BASE_ROLE,)
+    if not isinstance(value, list) or not all(isinstance(role, str) for role in value):
+        raise ValueError("roles must be a list of strings")
+    return tuple(dict.fromkeys([BASE_ROLE, *value]))

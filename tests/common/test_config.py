@@ -276,6 +276,7 @@ def test_default_settings_beyond_equality() -> None:
         "refresh": Rate(60, 60),
         "forgot_password": Rate(10, 3600),
         "reset_password": Rate(20, 3600),
+        "verify_email_resend": Rate(5, 3600),
     }
     assert settings.auth.smtp_from
 

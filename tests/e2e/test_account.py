@@ -29,7 +29,14 @@ async def delete(client: httpx.AsyncClient, token: str, body: Any) -> httpx.Resp
     return await client.request("DELETE", "/api/users/profile", json=body, headers=bearer(token))
 
 
-async def test_update_username_and_email(client: httpx.AsyncClient, unique: Callable[[str], str]):
+def unverified(user: dict[str, Any]) -> dict[str, Any]:
+    """``user`` as the profile shows a new account: address not verified, no change pending."""
+    return {**user, "email_verified": False, "pending_email": None}
+
+
+async def test_update_username_at_once_and_email_only_once_confirmed(
+    client: httpx.AsyncClient, unique: Callable[[str], str]
+):
     user, token = await new_account(client, unique("renamed"))
     new_name = unique("newname")
 
@@ -37,9 +44,13 @@ async def test_update_username_and_email(client: httpx.AsyncClient, unique: Call
 
     assert answer.status_code == 200, answer.text
     changed = answer.json()["user"]
-    assert changed == {**user, "username": new_name, "email": "new@example.org"}
-    assert (await profile(client, token)).json()["user"] == changed
-    assert (await login(client, "new@example.org")).status_code == 200
+    # The address waits for its link (tests/e2e/test_email_verification.py).
+    assert changed == {**user, "username": new_name}
+    assert answer.json()["pending_email"] == "new@example.org"
+    shown = (await profile(client, token)).json()["user"]
+    assert shown == {**changed, "email_verified": False, "pending_email": "new@example.org"}
+    assert (await login(client, new_name)).status_code == 200
+    assert_error(await login(client, "new@example.org"), 401, "invalid_credentials")
     assert_error(await login(client, user["username"]), 401, "invalid_credentials")
 
 
@@ -62,7 +73,7 @@ async def test_a_taken_name_is_409_case_insensitively(
     answer = await update(client, token, {field: taken[field].upper()})
 
     assert_error(answer, 409, "conflict")
-    assert (await profile(client, token)).json()["user"] == user
+    assert (await profile(client, token)).json()["user"] == unverified(user)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +96,7 @@ async def test_bad_updates_are_400_and_change_nothing(
     answer = await update(client, token, body)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] in {"validation_error", "bad_request"}
-    assert (await profile(client, token)).json()["user"] == user
+    assert (await profile(client, token)).json()["user"] == unverified(user)
 
 
 async def test_account_routes_need_a_live_token(client: httpx.AsyncClient):

@@ -9,6 +9,7 @@ from common.worker import WorkerContext
 from tests.conftest import rpc_request
 from tests.e2e.helpers import PASSWORD
 from user_app.service import UserService
+from user_app.verification import email_tokens
 
 
 async def registered(ctx: WorkerContext, unique: Callable[[str], str]) -> int:
@@ -27,6 +28,11 @@ async def event_types(ctx: WorkerContext, user_id: int) -> list[str]:
     return [row["type"] for row in rows]
 
 
+async def email_of(ctx: WorkerContext, user_id: int) -> str:
+    email: str = await ctx.pool.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    return email
+
+
 async def test_a_redelivered_update_answers_the_stored_reply(
     worker_context: WorkerContext, unique: Callable[[str], str]
 ):
@@ -39,7 +45,29 @@ async def test_a_redelivered_update_answers_the_stored_reply(
     second = await handler(params, dataclasses.replace(request))
 
     assert first == second
-    assert await event_types(worker_context, uid) == ["user.created", "user.updated"]
+    # The new address is only asked for: no user.updated until its link is followed.
+    assert await event_types(worker_context, uid) == ["user.created", "user.email_change_requested"]
+
+
+async def test_a_redelivered_verification_answers_the_stored_reply(
+    worker_context: WorkerContext, unique: Callable[[str], str]
+):
+    uid = await registered(worker_context, unique)
+    service = UserService(worker_context)
+    # The token is only stored hashed: make a known one for the test.
+    async with worker_context.pool.acquire() as conn:
+        token = await email_tokens(worker_context).issue(
+            conn, user_id=uid, email=await email_of(worker_context, uid), purpose="verify"
+        )
+    handler = service.methods()["user.verify_email"].handler
+    request = rpc_request("user.verify_email", {"token": token})
+
+    first = await handler({"token": token}, request)
+    second = await handler({"token": token}, dataclasses.replace(request))
+
+    assert first == second
+    assert first["user"]["email_verified"] is True
+    assert (await event_types(worker_context, uid)).count("user.email_verified") == 1
 
 
 async def test_a_redelivered_delete_answers_the_stored_reply(

@@ -64,4 +64,4 @@ async def test_profiles_asked_together_take_one_query(
 
     assert [a["user"]["id"] for a in answers[:4]] == [*ids, ids[0]]  # type: ignore[index]
     assert isinstance(answers[4], NotFound)
-    assert counting.runs == {"get_user_profiles": 1}
+    assert counting.runs == {"get_profiles_with_state": 1}

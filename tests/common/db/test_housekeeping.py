@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -71,3 +72,30 @@ async def test_purge_keeps_live_sessions_tokens_and_fresh_resets(
     assert ended not in kept
     assert "fresh-" + name in resets
     assert "stale-" + name not in resets
+
+
+async def test_long_expired_email_links_are_purged(pool: asyncpg.Pool, queries: Queries) -> None:
+    name = f"links_{uuid.uuid4().hex[:8]}"
+    async with pool.acquire() as conn:
+        user_id = await conn.fetchval(
+            "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, 'x') RETURNING id",
+            name,
+            f"{name}@example.com",
+        )
+        for label, age in (("stale", 2), ("fresh", 0)):
+            await queries.execute(
+                conn,
+                "insert_email_token",
+                token_hash=f"{label}-{name}",
+                user_id=user_id,
+                purpose="verify",
+                email=f"{name}@example.com",
+                expires_at=datetime.now(UTC) - timedelta(days=age),
+            )
+
+    assert await purge_spent_tokens(pool, queries) >= 1
+
+    async with pool.acquire() as conn:
+        left = {r["token_hash"] for r in await conn.fetch("SELECT token_hash FROM email_tokens")}
+    assert f"fresh-{name}" in left
+    assert f"stale-{name}" not in left

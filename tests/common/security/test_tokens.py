@@ -98,9 +98,20 @@ def test_issued_token_carries_the_required_claims(signer: TokenSigner) -> None:
         "exp": expires,
         "iss": ISSUER,
         "aud": AUDIENCE,
+        "roles": ["user"],
     }
     assert isinstance(jti, str)
     assert len(jti) >= 20
+
+
+def test_roles_travel_in_the_token_and_always_hold_user(signer: TokenSigner) -> None:
+    token, _ = signer.issue(user_id=1, session_id=2, roles=["admin", "user", "admin"])
+
+    assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["user", "admin"]
+    claims = signer.verify(token)
+    assert claims.roles == ("user", "admin")
+    assert claims.has_role("admin")
+    assert not claims.has_role("auditor")
 
 
 def test_every_token_has_its_own_id(signer: TokenSigner) -> None:
@@ -210,6 +221,8 @@ def test_issuer_and_audience_are_settings() -> None:
         {"iat": int(time.time()) + 3600},
         {"jti": 12345},
         {"jti": ""},
+        {"roles": "admin"},
+        {"roles": ["admin", 1]},
     ],
 )
 def test_a_token_with_malformed_claims_is_refused(
