@@ -14,9 +14,12 @@ from loguru import logger
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from auth_app.mfa.pending import PendingLogins
+from auth_app.passkeys.service import Passkeys
 from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
+from auth_app.signin import SignIn
 from auth_app.throttle import LoginThrottle, account_subject
 from common.accounts.audit import Audit, Recorded
 from common.accounts.credentials import verify_own_password
@@ -33,6 +36,13 @@ from common.accounts.schemas import (
     SessionParams,
 )
 from common.accounts.sessions import SessionCache, SessionEnder
+from common.accounts.webauthn_schemas import (
+    DeletePasskeyParams,
+    PasskeyLoginOptionsParams,
+    PasskeyLoginParams,
+    PasskeyOwnerParams,
+    RegisterPasskeyParams,
+)
 from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import InvalidCredentials, RateLimited
@@ -40,6 +50,9 @@ from common.rpc.message import Request
 from common.rpc.server import Method
 from common.security.opaque_tokens import token_hash
 from common.worker import WorkerContext
+
+# Until the mfa branch's settings: how long a login may wait for its second factor.
+PENDING_LOGIN_TTL = 300.0
 
 
 class AuthService:
@@ -57,6 +70,13 @@ class AuthService:
             "Logins refused by the failed-login throttle (account, client address or both).",
             registry=ctx.metrics.registry,
         )
+        # Passkeys. SignIn and PendingLogins are the shared contract's (the mfa branch's).
+        self._passkeys = Passkeys(
+            ctx,
+            self._audit,
+            SignIn(ctx, self._audit, self._tokens),
+            PendingLogins(ctx.redis, ctx.keys, PENDING_LOGIN_TTL),
+        )
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -70,6 +90,22 @@ class AuthService:
             "auth.audit": Method(self._management.audit_events, AuditParams()),
             "auth.forgot_password": Method(self._reset.forgot, ForgotPasswordParams()),
             "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
+            **self._passkey_methods(),
+        }
+
+    def _passkey_methods(self) -> Mapping[str, Method]:
+        passkeys = self._passkeys
+        return {
+            "auth.webauthn_register_options": Method(
+                passkeys.register_options, PasskeyOwnerParams()
+            ),
+            "auth.webauthn_register": Method(passkeys.register, RegisterPasskeyParams()),
+            "auth.webauthn_login_options": Method(
+                passkeys.login_options, PasskeyLoginOptionsParams()
+            ),
+            "auth.webauthn_login": Method(passkeys.login, PasskeyLoginParams()),
+            "auth.webauthn_credentials": Method(passkeys.list_passkeys, PasskeyOwnerParams()),
+            "auth.webauthn_delete": Method(passkeys.delete, DeletePasskeyParams()),
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -150,6 +150,14 @@ class EmailNotVerified(Forbidden):
     default_message = "Confirm your email address before you log in"
 
 
+class InvalidPasskey(GatehouseError):
+    """A passkey registration that cannot be accepted: its ceremony unknown, used or
+    expired, or its attestation not verified (``details.reason`` says which)."""
+
+    code = "invalid_passkey"
+    default_message = "The passkey could not be registered"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -181,6 +189,7 @@ HTTP_STATUS: dict[str, int] = {
     # nginx's status for it: no client ever sees it, the access log does.
     ClientClosed.code: 499,
     InvalidResetToken.code: 400,
+    InvalidPasskey.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

@@ -58,3 +58,12 @@ class Keys:
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
         return f"{self.prefix}:rate:{route}:{subject}"
+
+    def webauthn_ceremony(self, digest: str) -> str:
+        """The challenge of one passkey options call, by the SHA-256 of its ceremony id;
+        taken (GETDEL) by the call that answers it, so it serves exactly once."""
+        return f"{self.prefix}:webauthn:ceremony:{digest}"
+
+    def mfa_pending(self, digest: str) -> str:
+        """A login waiting for its second factor, by the SHA-256 of its mfa_token."""
+        return f"{self.prefix}:mfa:pending:{digest}"

@@ -42,6 +42,7 @@ SECRET_FIELDS = frozenset(
         "authorization",
         "jwt_secret",
         "password_hash",
+        "mfa_token",
     }
 )
 REDACTED = "[redacted]"

@@ -32,6 +32,8 @@ LIMITED_ROUTES: dict[str, str] = {
     "/api/auth/refresh": "refresh",
     "/api/auth/forgot-password": "forgot_password",
     "/api/auth/reset-password": "reset_password",
+    "/api/auth/webauthn/login/options": "webauthn_login",
+    "/api/auth/webauthn/login": "webauthn_login",
 }
 
 # KEYS[1] the client's key; ARGV[1] ms between requests (period / count);

@@ -35,6 +35,12 @@ EVENT_TYPES = frozenset(
         "session.ended",
         "login.failed",
         "login.throttled",
+        # Passkeys (auth_app/passkeys/).
+        "webauthn.registered",
+        "webauthn.deleted",
+        "webauthn.login",
+        "webauthn.login_failed",
+        "webauthn.sign_count_regressed",
     }
 )
 

@@ -29,6 +29,7 @@ from common.config.limits import (
     LoginThrottleSettings,
 )
 from common.config.rpc import RpcSettings
+from common.config.webauthn import WebAuthnSettings
 
 __all__ = [
     "DEFAULT_JWT_AUDIENCE",
@@ -47,6 +48,7 @@ __all__ = [
     "RpcSettings",
     "Settings",
     "TrustedProxies",
+    "WebAuthnSettings",
     "parse_duration",
     "parse_rate",
 ]
@@ -64,6 +66,7 @@ class Settings:
     db: DatabaseSettings
     auth: AuthSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
+    webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
     log_level: str = "INFO"
     # "human" (the default) or "json": one JSON object per line for log shippers.
     log_format: str = "human"
@@ -86,6 +89,7 @@ class Settings:
             db=DatabaseSettings.from_env(env),
             auth=AuthSettings.from_env(env, production=production),
             limits=LimitSettings.from_env(env),
+            webauthn=WebAuthnSettings.from_env(env),
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             log_format=_log_format(env),
         )

@@ -1,0 +1,1 @@
+"""Second factors (the mfa branch owns this package)."""

@@ -1,0 +1,339 @@
+"""The passkey methods: register (options, answer), sign in (options, answer), list, delete.
+
+A sign-in ends in ``SignIn.complete`` with amr ``hwk user mfa``: a passkey is
+something you have, unlocked by something you know or are (user verification
+is required), so it is two factors at once. Given the ``mfa_token`` of a login
+that waits for its second factor, the passkey is that factor and the answer
+is the finished login.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from loguru import logger
+from webauthn import base64url_to_bytes
+
+from auth_app.mfa.pending import PendingLogin, PendingLogins
+from auth_app.passkeys.ceremonies import LOGIN, REGISTER, Ceremonies, Ceremony, new_challenge
+from auth_app.passkeys.verification import (
+    KNOWN_TRANSPORTS,
+    Refused,
+    authentication_options,
+    registration_options,
+    verify_assertion,
+    verify_registration,
+)
+from auth_app.signin import SignIn
+from common.accounts.audit import Audit, Recorded
+from common.db.idempotency import run_once
+from common.db.pool import connection
+from common.errors import (
+    Conflict,
+    InvalidCredentials,
+    InvalidPasskey,
+    InvalidToken,
+    NotFound,
+    ValidationFailed,
+)
+from common.rpc.message import Request
+from common.worker import WorkerContext
+
+PASSKEY_AMR = ("hwk", "user", "mfa")
+USER_HANDLE_BYTES = 32
+# Credential row ids are PostgreSQL BIGINTs: a larger id names no passkey.
+MAX_PASSKEY_ID = 2**63 - 1
+LOGIN_REFUSED = "Passkey not accepted; start the sign-in again"
+
+
+def public_passkey(row: asyncpg.Record) -> dict[str, Any]:
+    last_used = row["last_used_at"]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "transports": list(row["transports"]),
+        "backed_up": row["backed_up"],
+        "created_at": row["created_at"].isoformat(),
+        "last_used_at": last_used.isoformat() if last_used is not None else None,
+    }
+
+
+def _bytes(text: str) -> bytes | None:
+    try:
+        return base64url_to_bytes(text)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class Passkeys:
+    def __init__(
+        self, ctx: WorkerContext, audit: Audit, signin: SignIn, pending: PendingLogins
+    ) -> None:
+        self._ctx = ctx
+        self._audit = audit
+        self._signin = signin
+        self._pending = pending
+        self._settings = ctx.settings.webauthn
+        self._ceremonies = Ceremonies(ctx.redis, ctx.keys, self._settings.challenge_ttl)
+
+    async def register_options(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx, user_id = self._ctx, params["user_id"]
+        async with connection(ctx.pool) as conn:
+            user = await ctx.queries.one(conn, "webauthn_user", user_id=user_id)
+            existing = await ctx.queries.many(conn, "webauthn_user_credentials", user_id=user_id)
+        if user is None:
+            raise InvalidToken("The token's user no longer exists")
+        # One handle per user, so that an authenticator keeps one passkey per account.
+        handle = (
+            bytes(existing[0]["user_handle"])
+            if existing
+            else secrets.token_bytes(USER_HANDLE_BYTES)
+        )
+        challenge = new_challenge()
+        options = registration_options(
+            self._settings,
+            challenge=challenge,
+            user_handle=handle,
+            user_name=user["username"],
+            existing=existing,
+        )
+        ceremony = await self._ceremonies.begin(
+            Ceremony(REGISTER, challenge, user_id=user_id, user_handle=handle)
+        )
+        return {"ceremony": ceremony, "publicKey": options}
+
+    async def register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        return await self._ctx.once(request, lambda: self._register(params, request))
+
+    async def _register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx, user_id = self._ctx, params["user_id"]
+        ceremony = await self._ceremonies.take(params["ceremony"], REGISTER)
+        if ceremony is None or ceremony.user_id != user_id or ceremony.user_handle is None:
+            raise InvalidPasskey(
+                "This registration is unknown, used or expired; start again",
+                {"reason": "ceremony"},
+            )
+        try:
+            verified = await verify_registration(
+                self._settings, params["credential"], challenge=ceremony.challenge
+            )
+        except Refused as refused:
+            raise InvalidPasskey(
+                "The authenticator's answer did not verify", {"reason": "attestation"}
+            ) from refused
+        name = params["name"] or f"Passkey {datetime.now(UTC):%Y-%m-%d}"
+        offered = params["credential"]["response"].get("transports", [])
+        transports = sorted({t for t in offered if t in KNOWN_TRANSPORTS})
+        recorded = Recorded()
+
+        async def store(conn: asyncpg.Connection) -> dict[str, Any]:
+            row = await ctx.queries.one(
+                conn,
+                "insert_webauthn_credential",
+                user_id=user_id,
+                credential_id=verified.credential_id,
+                public_key=verified.credential_public_key,
+                user_handle=ceremony.user_handle,
+                sign_count=verified.sign_count,
+                transports=transports,
+                name=name,
+                aaguid=verified.aaguid,
+                backed_up=verified.credential_backed_up,
+            )
+            if row is None:
+                raise Conflict("This passkey is registered already")
+            await self._audit.record(
+                conn,
+                request,
+                "webauthn.registered",
+                user_id=user_id,
+                data={"passkey_id": row["id"], "name": name},
+                into=recorded,
+            )
+            return {"passkey": public_passkey(row)}
+
+        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, store)
+        await self._audit.publish(recorded)
+        logger.info("user {} registered passkey {}", user_id, result["passkey"]["id"])
+        return result
+
+    async def login_options(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx = self._ctx
+        pending: PendingLogin | None = None
+        user_id: int | None = None
+        if params.get("mfa_token"):
+            pending = await self._take_pending(params["mfa_token"])
+            user_id = pending.user_id
+        allowed: list[Any] = []
+        async with connection(ctx.pool) as conn:
+            login = params.get("username") or params.get("email")
+            if login:
+                found = await ctx.queries.one(conn, "webauthn_user_by_login", login=login.strip())
+                user_id = found["id"] if found is not None else None
+            if user_id is not None:
+                allowed = await ctx.queries.many(conn, "webauthn_user_credentials", user_id=user_id)
+        challenge = new_challenge()
+        options = authentication_options(self._settings, challenge=challenge, allowed=allowed)
+        # Bound to the account only when it has passkeys to offer: otherwise, like
+        # an unknown name, any discoverable passkey may answer (and names its account).
+        bound = user_id if (allowed or pending is not None) else None
+        ceremony = await self._ceremonies.begin(
+            Ceremony(LOGIN, challenge, user_id=bound, pending=pending)
+        )
+        return {"ceremony": ceremony, "publicKey": options}
+
+    async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx = self._ctx
+        ceremony = await self._ceremonies.take(params["ceremony"], LOGIN)
+        if ceremony is None:
+            await self._login_refused(request, None, "ceremony")
+            raise InvalidCredentials(LOGIN_REFUSED)
+        credential = params["credential"]
+        raw_id = _bytes(credential["rawId"])
+        async with connection(ctx.pool) as conn:
+            row = (
+                await ctx.queries.one(conn, "webauthn_credential_by_id", credential_id=raw_id)
+                if raw_id is not None
+                else None
+            )
+        if row is None:
+            await self._login_refused(request, None, "unknown_credential")
+            raise InvalidCredentials(LOGIN_REFUSED)
+        owner = row["user_id"]
+        if ceremony.user_id is not None and owner != ceremony.user_id:
+            await self._login_refused(request, owner, "other_account", row["id"])
+            raise InvalidCredentials(LOGIN_REFUSED)
+        handle = credential["response"].get("userHandle")
+        if handle is not None and not hmac.compare_digest(
+            _bytes(handle) or b"", bytes(row["user_handle"])
+        ):
+            await self._login_refused(request, owner, "user_handle", row["id"])
+            raise InvalidCredentials(LOGIN_REFUSED)
+        try:
+            verified = await verify_assertion(
+                self._settings,
+                credential,
+                challenge=ceremony.challenge,
+                public_key=bytes(row["public_key"]),
+            )
+        except Refused as refused:
+            await self._login_refused(request, owner, refused.reason, row["id"])
+            raise InvalidCredentials(LOGIN_REFUSED) from refused
+        await self._advance_counter(request, row, verified.new_sign_count)
+
+        pending = ceremony.pending
+        if params.get("mfa_token"):
+            if pending is not None:
+                raise ValidationFailed(
+                    details={"mfa_token": ["The options call of this ceremony took it already."]}
+                )
+            pending = await self._take_pending(params["mfa_token"])
+        if pending is not None and pending.user_id != owner:
+            await self._login_refused(request, owner, "mfa_token_of_another_account", row["id"])
+            raise InvalidCredentials(LOGIN_REFUSED)
+        amr = tuple(dict.fromkeys((*(pending.amr if pending else ()), *PASSKEY_AMR)))
+        async with connection(ctx.pool) as conn:
+            user = await ctx.queries.one(conn, "webauthn_user", user_id=owner)
+        if user is None:
+            raise InvalidCredentials(LOGIN_REFUSED)
+        answer = await self._signin.complete(request, user, amr=amr)
+        await self._record(
+            request,
+            "webauthn.login",
+            owner,
+            {"passkey_id": row["id"], "second_factor": pending is not None},
+        )
+        return answer
+
+    async def _take_pending(self, mfa_token: str) -> PendingLogin:
+        pending = await self._pending.take(mfa_token)
+        # An "enrol" token opens the enrolment routes only.
+        if pending is None or pending.purpose != "verify":
+            raise InvalidToken("The mfa_token is unknown, used or expired; log in again")
+        return pending
+
+    async def _advance_counter(self, request: Request, row: asyncpg.Record, count: int) -> None:
+        """Move the stored counter to ``count``, or refuse: an authenticator's counter
+        that did not move forward may be a clone of it."""
+        ctx = self._ctx
+        async with connection(ctx.pool) as conn:
+            advanced = await ctx.queries.one(
+                conn, "advance_webauthn_sign_count", id=row["id"], sign_count=count
+            )
+        if advanced is None:
+            logger.warning(
+                "passkey {} of user {}: sign count {} after {}; refused",
+                row["id"],
+                row["user_id"],
+                count,
+                row["sign_count"],
+            )
+            await self._record(
+                request,
+                "webauthn.sign_count_regressed",
+                row["user_id"],
+                {"passkey_id": row["id"], "stored": row["sign_count"], "presented": count},
+            )
+            raise InvalidCredentials(LOGIN_REFUSED)
+
+    async def _login_refused(
+        self, request: Request, user_id: int | None, reason: str, passkey_id: int | None = None
+    ) -> None:
+        logger.info("passkey sign-in refused: {}", reason)
+        data: dict[str, Any] = {"reason": reason}
+        if passkey_id is not None:
+            data["passkey_id"] = passkey_id
+        await self._record(request, "webauthn.login_failed", user_id, data)
+
+    async def _record(
+        self, request: Request, event_type: str, user_id: int | None, data: dict[str, Any]
+    ) -> None:
+        """One audit event in a transaction of its own, then published."""
+        recorded = Recorded()
+        async with connection(self._ctx.pool) as conn, conn.transaction():
+            await self._audit.record(
+                conn, request, event_type, user_id=user_id, data=data, into=recorded
+            )
+        await self._audit.publish(recorded)
+
+    async def list_passkeys(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx = self._ctx
+        async with connection(ctx.pool) as conn:
+            rows = await ctx.queries.many(
+                conn, "list_webauthn_credentials", user_id=params["user_id"]
+            )
+        return {"passkeys": [public_passkey(row) for row in rows]}
+
+    async def delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        if not 0 < params["target"] <= MAX_PASSKEY_ID:
+            raise NotFound("Passkey not found")
+        return await self._ctx.once(request, lambda: self._delete(params, request))
+
+    async def _delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
+        ctx, user_id = self._ctx, params["user_id"]
+        recorded = Recorded()
+
+        async def remove(conn: asyncpg.Connection) -> dict[str, Any]:
+            row = await ctx.queries.one(
+                conn, "delete_webauthn_credential", id=params["target"], user_id=user_id
+            )
+            if row is None:
+                raise NotFound("Passkey not found")
+            await self._audit.record(
+                conn,
+                request,
+                "webauthn.deleted",
+                user_id=user_id,
+                data={"passkey_id": row["id"], "name": row["name"]},
+                into=recorded,
+            )
+            return {"deleted": row["id"]}
+
+        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, remove)
+        await self._audit.publish(recorded)
+        return result
