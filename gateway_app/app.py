@@ -49,6 +49,7 @@ from gateway_app.routes_keys import register_key_routes
 from gateway_app.routes_metrics import register_metrics_routes
 from gateway_app.routes_pages import register_pages_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
+from gateway_app.routes_webauthn import register_webauthn_routes
 from gateway_app.verified_tokens import VerifiedTokens
 
 SERVICE = "gateway"
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_sessions_routes(app)
     register_account_routes(app)
     register_key_routes(app)
+    register_webauthn_routes(app)
     register_pages_routes(app)
     return app
 
