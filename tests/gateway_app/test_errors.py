@@ -44,6 +44,7 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.HeaderFieldsTooLarge: (431, False),
     errors.ClientClosed: (499, False),
     errors.InvalidResetToken: (400, False),
+    errors.InvalidPasskey: (400, False),
 }
 
 EXPECTED_CODES = {
@@ -70,6 +71,7 @@ EXPECTED_CODES = {
     "forbidden": 403,
     "account_disabled": 403,
     "email_not_verified": 403,
+    "invalid_passkey": 400,
 }
 
 
