@@ -188,3 +188,19 @@ async def test_owner_routes_need_a_bearer(
 ) -> None:
     answer = await client.request(method, f"{BASE}{path}", json={} if method == "POST" else None)
     assert_error(answer, 401, "unauthorized")
+
+
+async def test_errors_inside_lists_are_named_by_index(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    credential = {
+        "id": "a",
+        "rawId": "a",
+        "type": "public-key",
+        "response": {"clientDataJSON": "a", "attestationObject": "a", "transports": ["usb", 5]},
+    }
+    answer = await client.post(
+        f"{BASE}/register", json={"ceremony": "x", "credential": credential}, headers=bearer(token)
+    )
+    details = assert_error(answer, 400, "validation_error")["error"]["details"]
+    assert details == {"credential": {"response": {"transports": {"1": ["Not a valid string."]}}}}
