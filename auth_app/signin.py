@@ -1,9 +1,10 @@
 """Where every way of proving who you are ends: the minimal version of the shared contract.
 
 The mfa branch owns this module (account state hook, second-factor policy,
-session start); this version, written to exactly the interface of
-/work/prompts/contract.md, only refuses a disabled account and starts the
-session with its ``amr``. It is replaced by the mfa branch's at merge.
+session start); this version, written to exactly the interface of the
+contract the issue 12 and 13 branches share, only refuses a disabled account
+and starts the session with its ``amr``. It is replaced by the mfa branch's
+at merge.
 """
 
 from __future__ import annotations

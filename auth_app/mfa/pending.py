@@ -1,8 +1,9 @@
 """Logins waiting for their second factor: the minimal version of the shared contract.
 
 The mfa branch owns this module; this version is written to exactly the
-interface of /work/prompts/contract.md so that passkeys can finish a pending
-login, and is replaced by the mfa branch's at merge.
+interface of the contract the issue 12 and 13 branches share, so that
+passkeys can finish a pending login, and is replaced by the mfa branch's at
+merge.
 """
 
 from __future__ import annotations
