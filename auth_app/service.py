@@ -15,7 +15,9 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from auth_app.mfa.pending import PendingLogins
-from auth_app.passkeys.service import Passkeys
+from auth_app.passkeys.ceremonies import Ceremonies
+from auth_app.passkeys.credentials import PasskeyCredentials
+from auth_app.passkeys.login import PasskeySignIn
 from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
@@ -71,9 +73,12 @@ class AuthService:
             registry=ctx.metrics.registry,
         )
         # Passkeys. SignIn and PendingLogins are the shared contract's (the mfa branch's).
-        self._passkeys = Passkeys(
+        ceremonies = Ceremonies(ctx.redis, ctx.keys, ctx.settings.webauthn.challenge_ttl)
+        self._passkeys = PasskeyCredentials(ctx, self._audit, ceremonies)
+        self._passkey_signin = PasskeySignIn(
             ctx,
             self._audit,
+            ceremonies,
             SignIn(ctx, self._audit, self._tokens),
             PendingLogins(ctx.redis, ctx.keys, PENDING_LOGIN_TTL),
         )
@@ -94,16 +99,16 @@ class AuthService:
         }
 
     def _passkey_methods(self) -> Mapping[str, Method]:
-        passkeys = self._passkeys
+        passkeys, signin = self._passkeys, self._passkey_signin
         return {
             "auth.webauthn_register_options": Method(
                 passkeys.register_options, PasskeyOwnerParams()
             ),
             "auth.webauthn_register": Method(passkeys.register, RegisterPasskeyParams()),
             "auth.webauthn_login_options": Method(
-                passkeys.login_options, PasskeyLoginOptionsParams()
+                signin.login_options, PasskeyLoginOptionsParams()
             ),
-            "auth.webauthn_login": Method(passkeys.login, PasskeyLoginParams()),
+            "auth.webauthn_login": Method(signin.login, PasskeyLoginParams()),
             "auth.webauthn_credentials": Method(passkeys.list_passkeys, PasskeyOwnerParams()),
             "auth.webauthn_delete": Method(passkeys.delete, DeletePasskeyParams()),
         }

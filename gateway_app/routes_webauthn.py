@@ -36,7 +36,7 @@ from gateway_app.body import json_object
 from gateway_app.responses import json_response
 from gateway_app.routes_sessions import token_answer
 
-# Passkey row ids are PostgreSQL BIGINTs (auth_app/passkeys/service.py MAX_PASSKEY_ID).
+# Passkey row ids are PostgreSQL BIGINTs (auth_app/passkeys/credentials.py MAX_PASSKEY_ID).
 MAX_PASSKEY_ID = 2**63 - 1
 
 

@@ -46,7 +46,9 @@ class SoftAuthenticator:
     origin: str = ORIGIN
     passkeys: list[Passkey] = field(default_factory=list)
 
-    def create(self, public_key: dict[str, Any], *, origin: str | None = None) -> dict[str, Any]:
+    def create(
+        self, public_key: dict[str, Any], *, origin: str | None = None, verified: bool = True
+    ) -> dict[str, Any]:
         """navigator.credentials.create(): a new passkey, as the JSON a page would send."""
         assert public_key["rp"]["id"] == self.rp_id
         key = ec.generate_private_key(ec.SECP256R1())
@@ -62,7 +64,7 @@ class SoftAuthenticator:
         attested = bytes(16) + struct.pack(">H", len(passkey.credential_id)) + passkey.credential_id
         auth_data = (
             self._rp_hash()
-            + bytes([FLAG_UP | FLAG_UV | FLAG_AT])
+            + bytes([FLAG_UP | (FLAG_UV if verified else 0) | FLAG_AT])
             + struct.pack(">I", 0)
             + attested
             + cbor2.dumps(cose)
@@ -89,12 +91,15 @@ class SoftAuthenticator:
         *,
         origin: str | None = None,
         sign_count: int | None = None,
+        verified: bool = True,
     ) -> dict[str, Any]:
         """navigator.credentials.get() with ``passkey`` (default: the newest), counter + 1."""
         passkey = passkey or self.passkeys[-1]
         passkey.sign_count = passkey.sign_count + 1 if sign_count is None else sign_count
         auth_data = (
-            self._rp_hash() + bytes([FLAG_UP | FLAG_UV]) + struct.pack(">I", passkey.sign_count)
+            self._rp_hash()
+            + bytes([FLAG_UP | (FLAG_UV if verified else 0)])
+            + struct.pack(">I", passkey.sign_count)
         )
         client_data = self._client_data("webauthn.get", public_key, origin)
         signed = auth_data + hashlib.sha256(unb64url(client_data)).digest()

@@ -1,100 +1,31 @@
 """Passkeys through the API, answered by a software authenticator: registration,
-passwordless sign-in, the second-factor path, and every way an answer is refused.
+passwordless sign-in, and every way an answer is refused.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from auth_app.mfa.pending import PendingLogins
 from common.keys import Keys
 from common.security.opaque_tokens import token_hash
-from tests.e2e.helpers import (
-    assert_error,
-    assert_token_answer,
-    bearer,
-    new_account,
-    profile,
-    session_id,
+from tests.e2e.helpers import assert_error, assert_token_answer, bearer, new_account, profile
+from tests.e2e.passkeys import (
+    BASE,
+    event_reasons,
+    fetch,
+    login_options,
+    passkey_login,
+    passkeys_of,
+    register_options,
+    register_passkey,
 )
 from tests.e2e.soft_authenticator import SoftAuthenticator, b64url
 from tests.e2e.stack import Stack
-
-BASE = "/api/auth/webauthn"
-
-
-async def register_options(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
-    answer = await client.post(f"{BASE}/register/options", headers=bearer(token))
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    assert body["success"] is True
-    return body
-
-
-async def register_passkey(
-    client: httpx.AsyncClient, token: str, device: SoftAuthenticator, name: str | None = "Laptop"
-) -> dict[str, Any]:
-    options = await register_options(client, token)
-    body: dict[str, Any] = {
-        "ceremony": options["ceremony"],
-        "credential": device.create(options["publicKey"]),
-    }
-    if name is not None:
-        body["name"] = name
-    answer = await client.post(f"{BASE}/register", json=body, headers=bearer(token))
-    assert answer.status_code == 201, answer.text
-    passkey: dict[str, Any] = answer.json()["passkey"]
-    return passkey
-
-
-async def login_options(client: httpx.AsyncClient, **body: str) -> dict[str, Any]:
-    answer = await client.post(f"{BASE}/login/options", json=body)
-    assert answer.status_code == 200, answer.text
-    options: dict[str, Any] = answer.json()
-    return options
-
-
-async def passkey_login(
-    client: httpx.AsyncClient, device: SoftAuthenticator, **get: Any
-) -> httpx.Response:
-    options = await login_options(client)
-    credential = device.get(options["publicKey"], **get)
-    return await client.post(
-        f"{BASE}/login", json={"ceremony": options["ceremony"], "credential": credential}
-    )
-
-
-async def passkeys_of(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
-    answer = await client.get(f"{BASE}/credentials", headers=bearer(token))
-    assert answer.status_code == 200, answer.text
-    listed: list[dict[str, Any]] = answer.json()["passkeys"]
-    return listed
-
-
-async def fetch(stack: Stack, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
-async def event_reasons(stack: Stack, user_id: int | None, event_type: str) -> list[Any]:
-    rows = await fetch(
-        stack,
-        "SELECT data FROM audit_events WHERE type = $1 AND user_id IS NOT DISTINCT FROM $2"
-        " ORDER BY id",
-        event_type,
-        user_id,
-    )
-    return [json.loads(row["data"]).get("reason") for row in rows]
 
 
 @pytest.fixture
@@ -313,81 +244,6 @@ async def test_username_offers_that_accounts_passkeys_only(
     ] == []
 
 
-async def test_a_passkey_finishes_a_login_waiting_for_its_second_factor(
-    client: httpx.AsyncClient, stack: Stack, redis: Redis, unique: Callable[[str], str]
-) -> None:
-    user, token = await new_account(client, unique("pk"))
-    device = SoftAuthenticator()
-    await register_passkey(client, token, device)
-    pending = PendingLogins(redis, Keys(stack.prefix), ttl=60)
-
-    # mfa_token with the answer (after a discoverable options call).
-    mfa_token = await pending.begin(user["id"], amr=["pwd"], purpose="verify")
-    options = await login_options(client)
-    body = {
-        "ceremony": options["ceremony"],
-        "credential": device.get(options["publicKey"]),
-        "mfa_token": mfa_token,
-    }
-    finished = assert_token_answer(await client.post(f"{BASE}/login", json=body))
-    assert finished["user"]["id"] == user["id"]
-    (session,) = await fetch(
-        stack,
-        "SELECT amr FROM user_sessions WHERE id = $1",
-        session_id(finished["token"]),
-    )
-    assert session["amr"] == ["pwd", "hwk", "user", "mfa"]
-    # The token was taken: a second use is refused.
-    options = await login_options(client)
-    body = {
-        "ceremony": options["ceremony"],
-        "credential": device.get(options["publicKey"]),
-        "mfa_token": mfa_token,
-    }
-    assert_error(await client.post(f"{BASE}/login", json=body), 401, "invalid_token")
-
-    # mfa_token with the options call: that account's passkeys are offered.
-    mfa_token = await pending.begin(user["id"], amr=["pwd"], purpose="verify")
-    options = await login_options(client, mfa_token=mfa_token)
-    assert [c["id"] for c in options["publicKey"]["allowCredentials"]] == [
-        b64url(device.passkeys[0].credential_id)
-    ]
-    body = {"ceremony": options["ceremony"], "credential": device.get(options["publicKey"])}
-    assert_token_answer(await client.post(f"{BASE}/login", json=body))
-    # An enrolment token is not a second step.
-    enrol = await pending.begin(user["id"], amr=["pwd"], purpose="enrol")
-    answer = await client.post(f"{BASE}/login/options", json={"mfa_token": enrol})
-    assert_error(answer, 401, "invalid_token")
-
-
-async def test_another_accounts_passkey_does_not_finish_a_pending_login(
-    client: httpx.AsyncClient, stack: Stack, redis: Redis, unique: Callable[[str], str]
-) -> None:
-    victim, _ = await new_account(client, unique("pk"))
-    _, attacker_token = await new_account(client, unique("pk"))
-    device = SoftAuthenticator()
-    await register_passkey(client, attacker_token, device)
-    pending = PendingLogins(redis, Keys(stack.prefix), ttl=60)
-
-    mfa_token = await pending.begin(victim["id"], amr=["pwd"], purpose="verify")
-    options = await login_options(client)
-    body = {
-        "ceremony": options["ceremony"],
-        "credential": device.get(options["publicKey"]),
-        "mfa_token": mfa_token,
-    }
-    assert_error(await client.post(f"{BASE}/login", json=body), 401, "invalid_credentials")
-    # The attempt spent the victim's token.
-    assert await pending.take(mfa_token) is None
-
-    mfa_token = await pending.begin(victim["id"], amr=["pwd"], purpose="verify")
-    options = await login_options(client, mfa_token=mfa_token)
-    body = {"ceremony": options["ceremony"], "credential": device.get(options["publicKey"])}
-    assert_error(await client.post(f"{BASE}/login", json=body), 401, "invalid_credentials")
-    sessions = await fetch(stack, "SELECT id FROM user_sessions WHERE user_id = $1", victim["id"])
-    assert len(sessions) == 1, "only the password login of new_account"
-
-
 async def test_a_disabled_account_cannot_sign_in_with_its_passkey(
     client: httpx.AsyncClient, stack: Stack, account: tuple[dict[str, Any], str]
 ) -> None:
@@ -396,3 +252,25 @@ async def test_a_disabled_account_cannot_sign_in_with_its_passkey(
     await register_passkey(client, token, device)
     await fetch(stack, "UPDATE users SET disabled_at = now() WHERE id = $1", user["id"])
     assert_error(await passkey_login(client, device), 403, "account_disabled")
+
+
+async def test_user_verification_is_required(
+    client: httpx.AsyncClient, stack: Stack, account: tuple[dict[str, Any], str]
+) -> None:
+    user, token = account
+    device = SoftAuthenticator()
+    options = await register_options(client, token)
+    body = {
+        "ceremony": options["ceremony"],
+        "credential": device.create(options["publicKey"], verified=False),
+    }
+    answer = await client.post(f"{BASE}/register", json=body, headers=bearer(token))
+    assert_error(answer, 400, "invalid_passkey")
+    device.passkeys.clear()
+    await register_passkey(client, token, device)
+    # Present, not verified (no PIN, no biometric): one factor, refused.
+    assert_error(await passkey_login(client, device, verified=False), 401, "invalid_credentials")
+    assert await event_reasons(stack, user["id"], "webauthn.login_failed") == [
+        "assertion: InvalidAuthenticationResponse"
+    ]
+    assert_token_answer(await passkey_login(client, device))

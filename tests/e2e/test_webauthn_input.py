@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import assert_error, bearer, new_account
+from tests.e2e.passkeys import BASE, fetch, login_options, register_options
 from tests.e2e.soft_authenticator import SoftAuthenticator, b64url
 from tests.e2e.stack import Stack
-from tests.e2e.test_webauthn import BASE, fetch, login_options, register_options
 
 GARBAGE = b64url(os.urandom(48))
 

@@ -1,166 +1,51 @@
-"""The passkey methods: register (options, answer), sign in (options, answer), list, delete.
+"""Passkey sign-in: options (a challenge, maybe bound to an account), then the assertion.
 
 A sign-in ends in ``SignIn.complete`` with amr ``hwk user mfa``: a passkey is
 something you have, unlocked by something you know or are (user verification
 is required), so it is two factors at once. Given the ``mfa_token`` of a login
 that waits for its second factor, the passkey is that factor and the answer
-is the finished login.
+is the finished login. Every refusal answers the same 401; the audit trail
+keeps the reason.
 """
 
 from __future__ import annotations
 
-import binascii
 import hmac
-import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from loguru import logger
-from webauthn import base64url_to_bytes
 
 from auth_app.mfa.pending import PendingLogin, PendingLogins
-from auth_app.passkeys.ceremonies import LOGIN, REGISTER, Ceremonies, Ceremony, new_challenge
-from auth_app.passkeys.verification import (
-    KNOWN_TRANSPORTS,
-    Refused,
-    authentication_options,
-    registration_options,
-    verify_assertion,
-    verify_registration,
-)
+from auth_app.passkeys.ceremonies import LOGIN, Ceremonies, Ceremony, new_challenge
+from auth_app.passkeys.credentials import decode_base64url
+from auth_app.passkeys.verification import Refused, authentication_options, verify_assertion
 from auth_app.signin import SignIn
 from common.accounts.audit import Audit, Recorded
-from common.db.idempotency import run_once
 from common.db.pool import connection
-from common.errors import (
-    Conflict,
-    InvalidCredentials,
-    InvalidPasskey,
-    InvalidToken,
-    NotFound,
-    ValidationFailed,
-)
+from common.errors import InvalidCredentials, InvalidToken, ValidationFailed
 from common.rpc.message import Request
 from common.worker import WorkerContext
 
 PASSKEY_AMR = ("hwk", "user", "mfa")
-USER_HANDLE_BYTES = 32
-# Credential row ids are PostgreSQL BIGINTs: a larger id names no passkey.
-MAX_PASSKEY_ID = 2**63 - 1
 LOGIN_REFUSED = "Passkey not accepted; start the sign-in again"
 
 
-def public_passkey(row: asyncpg.Record) -> dict[str, Any]:
-    last_used = row["last_used_at"]
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "transports": list(row["transports"]),
-        "backed_up": row["backed_up"],
-        "created_at": row["created_at"].isoformat(),
-        "last_used_at": last_used.isoformat() if last_used is not None else None,
-    }
-
-
-def _bytes(text: str) -> bytes | None:
-    try:
-        return base64url_to_bytes(text)
-    except (binascii.Error, ValueError):
-        return None
-
-
-class Passkeys:
+class PasskeySignIn:
     def __init__(
-        self, ctx: WorkerContext, audit: Audit, signin: SignIn, pending: PendingLogins
+        self,
+        ctx: WorkerContext,
+        audit: Audit,
+        ceremonies: Ceremonies,
+        signin: SignIn,
+        pending: PendingLogins,
     ) -> None:
         self._ctx = ctx
         self._audit = audit
+        self._settings = ctx.settings.webauthn
+        self._ceremonies = ceremonies
         self._signin = signin
         self._pending = pending
-        self._settings = ctx.settings.webauthn
-        self._ceremonies = Ceremonies(ctx.redis, ctx.keys, self._settings.challenge_ttl)
-
-    async def register_options(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        ctx, user_id = self._ctx, params["user_id"]
-        async with connection(ctx.pool) as conn:
-            user = await ctx.queries.one(conn, "webauthn_user", user_id=user_id)
-            existing = await ctx.queries.many(conn, "webauthn_user_credentials", user_id=user_id)
-        if user is None:
-            raise InvalidToken("The token's user no longer exists")
-        # One handle per user, so that an authenticator keeps one passkey per account.
-        handle = (
-            bytes(existing[0]["user_handle"])
-            if existing
-            else secrets.token_bytes(USER_HANDLE_BYTES)
-        )
-        challenge = new_challenge()
-        options = registration_options(
-            self._settings,
-            challenge=challenge,
-            user_handle=handle,
-            user_name=user["username"],
-            existing=existing,
-        )
-        ceremony = await self._ceremonies.begin(
-            Ceremony(REGISTER, challenge, user_id=user_id, user_handle=handle)
-        )
-        return {"ceremony": ceremony, "publicKey": options}
-
-    async def register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        return await self._ctx.once(request, lambda: self._register(params, request))
-
-    async def _register(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        ctx, user_id = self._ctx, params["user_id"]
-        ceremony = await self._ceremonies.take(params["ceremony"], REGISTER)
-        if ceremony is None or ceremony.user_id != user_id or ceremony.user_handle is None:
-            raise InvalidPasskey(
-                "This registration is unknown, used or expired; start again",
-                {"reason": "ceremony"},
-            )
-        try:
-            verified = await verify_registration(
-                self._settings, params["credential"], challenge=ceremony.challenge
-            )
-        except Refused as refused:
-            raise InvalidPasskey(
-                "The authenticator's answer did not verify", {"reason": "attestation"}
-            ) from refused
-        name = params["name"] or f"Passkey {datetime.now(UTC):%Y-%m-%d}"
-        offered = params["credential"]["response"].get("transports", [])
-        transports = sorted({t for t in offered if t in KNOWN_TRANSPORTS})
-        recorded = Recorded()
-
-        async def store(conn: asyncpg.Connection) -> dict[str, Any]:
-            row = await ctx.queries.one(
-                conn,
-                "insert_webauthn_credential",
-                user_id=user_id,
-                credential_id=verified.credential_id,
-                public_key=verified.credential_public_key,
-                user_handle=ceremony.user_handle,
-                sign_count=verified.sign_count,
-                transports=transports,
-                name=name,
-                aaguid=verified.aaguid,
-                backed_up=verified.credential_backed_up,
-            )
-            if row is None:
-                raise Conflict("This passkey is registered already")
-            await self._audit.record(
-                conn,
-                request,
-                "webauthn.registered",
-                user_id=user_id,
-                data={"passkey_id": row["id"], "name": name},
-                into=recorded,
-            )
-            return {"passkey": public_passkey(row)}
-
-        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, store)
-        await self._audit.publish(recorded)
-        logger.info("user {} registered passkey {}", user_id, result["passkey"]["id"])
-        return result
 
     async def login_options(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         ctx = self._ctx
@@ -194,7 +79,7 @@ class Passkeys:
             await self._login_refused(request, None, "ceremony")
             raise InvalidCredentials(LOGIN_REFUSED)
         credential = params["credential"]
-        raw_id = _bytes(credential["rawId"])
+        raw_id = decode_base64url(credential["rawId"])
         async with connection(ctx.pool) as conn:
             row = (
                 await ctx.queries.one(conn, "webauthn_credential_by_id", credential_id=raw_id)
@@ -210,7 +95,7 @@ class Passkeys:
             raise InvalidCredentials(LOGIN_REFUSED)
         handle = credential["response"].get("userHandle")
         if handle is not None and not hmac.compare_digest(
-            _bytes(handle) or b"", bytes(row["user_handle"])
+            decode_base64url(handle) or b"", bytes(row["user_handle"])
         ):
             await self._login_refused(request, owner, "user_handle", row["id"])
             raise InvalidCredentials(LOGIN_REFUSED)
@@ -300,40 +185,3 @@ class Passkeys:
                 conn, request, event_type, user_id=user_id, data=data, into=recorded
             )
         await self._audit.publish(recorded)
-
-    async def list_passkeys(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        ctx = self._ctx
-        async with connection(ctx.pool) as conn:
-            rows = await ctx.queries.many(
-                conn, "list_webauthn_credentials", user_id=params["user_id"]
-            )
-        return {"passkeys": [public_passkey(row) for row in rows]}
-
-    async def delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        if not 0 < params["target"] <= MAX_PASSKEY_ID:
-            raise NotFound("Passkey not found")
-        return await self._ctx.once(request, lambda: self._delete(params, request))
-
-    async def _delete(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        ctx, user_id = self._ctx, params["user_id"]
-        recorded = Recorded()
-
-        async def remove(conn: asyncpg.Connection) -> dict[str, Any]:
-            row = await ctx.queries.one(
-                conn, "delete_webauthn_credential", id=params["target"], user_id=user_id
-            )
-            if row is None:
-                raise NotFound("Passkey not found")
-            await self._audit.record(
-                conn,
-                request,
-                "webauthn.deleted",
-                user_id=user_id,
-                data={"passkey_id": row["id"], "name": row["name"]},
-                into=recorded,
-            )
-            return {"deleted": row["id"]}
-
-        result: dict[str, Any] = await run_once(ctx.pool, ctx.queries, request, remove)
-        await self._audit.publish(recorded)
-        return result
