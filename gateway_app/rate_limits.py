@@ -32,7 +32,7 @@ LIMITED_ROUTES: dict[str, str] = {
     "/api/auth/refresh": "refresh",
     "/api/auth/forgot-password": "forgot_password",
     "/api/auth/reset-password": "reset_password",
-    "/api/auth/webauthn/login/options": "webauthn_login",
+    "/api/auth/webauthn/login/options": "webauthn_options",
     "/api/auth/webauthn/login": "webauthn_login",
 }
 

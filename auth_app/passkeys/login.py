@@ -73,12 +73,42 @@ class PasskeySignIn:
         return {"ceremony": ceremony, "publicKey": options}
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
-        ctx = self._ctx
         ceremony = await self._ceremonies.take(params["ceremony"], LOGIN)
         if ceremony is None:
             await self._login_refused(request, None, "ceremony")
             raise InvalidCredentials(LOGIN_REFUSED)
-        credential = params["credential"]
+        row = await self._verified_passkey(request, ceremony, params["credential"])
+        owner = row["user_id"]
+        pending = ceremony.pending
+        if params.get("mfa_token"):
+            if pending is not None:
+                raise ValidationFailed(
+                    details={"mfa_token": ["The options call of this ceremony took it already."]}
+                )
+            # Taken only now: a refused assertion leaves the token for another factor.
+            pending = await self._take_pending(params["mfa_token"])
+        if pending is not None and pending.user_id != owner:
+            await self._login_refused(request, owner, "mfa_token_of_another_account", row["id"])
+            raise InvalidCredentials(LOGIN_REFUSED)
+        amr = tuple(dict.fromkeys((*(pending.amr if pending else ()), *PASSKEY_AMR)))
+        async with connection(self._ctx.pool) as conn:
+            user = await self._ctx.queries.one(conn, "webauthn_user", user_id=owner)
+        if user is None:
+            raise InvalidCredentials(LOGIN_REFUSED)
+        answer = await self._signin.complete(request, user, amr=amr)
+        await self._record(
+            request,
+            "webauthn.login",
+            owner,
+            {"passkey_id": row["id"], "second_factor": pending is not None},
+        )
+        return answer
+
+    async def _verified_passkey(
+        self, request: Request, ceremony: Ceremony, credential: dict[str, Any]
+    ) -> asyncpg.Record:
+        """The stored passkey that signed this ceremony's challenge, its counter moved on."""
+        ctx = self._ctx
         raw_id = decode_base64url(credential["rawId"])
         async with connection(ctx.pool) as conn:
             row = (
@@ -110,30 +140,7 @@ class PasskeySignIn:
             await self._login_refused(request, owner, refused.reason, row["id"])
             raise InvalidCredentials(LOGIN_REFUSED) from refused
         await self._advance_counter(request, row, verified.new_sign_count)
-
-        pending = ceremony.pending
-        if params.get("mfa_token"):
-            if pending is not None:
-                raise ValidationFailed(
-                    details={"mfa_token": ["The options call of this ceremony took it already."]}
-                )
-            pending = await self._take_pending(params["mfa_token"])
-        if pending is not None and pending.user_id != owner:
-            await self._login_refused(request, owner, "mfa_token_of_another_account", row["id"])
-            raise InvalidCredentials(LOGIN_REFUSED)
-        amr = tuple(dict.fromkeys((*(pending.amr if pending else ()), *PASSKEY_AMR)))
-        async with connection(ctx.pool) as conn:
-            user = await ctx.queries.one(conn, "webauthn_user", user_id=owner)
-        if user is None:
-            raise InvalidCredentials(LOGIN_REFUSED)
-        answer = await self._signin.complete(request, user, amr=amr)
-        await self._record(
-            request,
-            "webauthn.login",
-            owner,
-            {"passkey_id": row["id"], "second_factor": pending is not None},
-        )
-        return answer
+        return row
 
     async def _take_pending(self, mfa_token: str) -> PendingLogin:
         pending = await self._pending.take(mfa_token)

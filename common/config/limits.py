@@ -13,7 +13,8 @@ DEFAULT_RATE_LIMITS = {
     "refresh": "60/1m",
     "forgot_password": "10/1h",
     "reset_password": "20/1h",
-    # Passkey sign-in, options and answer together: each options call stores a challenge.
+    # Passkey sign-in: each options call stores a challenge in Redis.
+    "webauthn_options": "60/1m",
     "webauthn_login": "60/1m",
 }
 

@@ -1,8 +1,12 @@
 -- Passkeys: WebAuthn credentials (auth_app/passkeys/).
 
 -- name: webauthn_user^
--- The account a passkey ceremony is for, with the state sign-in checks.
-SELECT id, username, email, created_at, disabled_at FROM users WHERE id = :user_id;
+-- The account a passkey ceremony is for, with the state sign-in checks
+-- (the columns of migration 0004 that SignIn.complete may read).
+SELECT id, username, email, created_at, email_verified_at, disabled_at, mfa_required,
+       last_login_at
+FROM users
+WHERE id = :user_id;
 
 -- name: webauthn_user_by_login^
 -- login/options with a username (or email): whose passkeys to allow.

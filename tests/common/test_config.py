@@ -316,6 +316,7 @@ def test_rate_limits_default_and_switch_off() -> None:
         "refresh": Rate(60, 60),
         "forgot_password": Rate(10, 3600),
         "reset_password": Rate(20, 3600),
+        "webauthn_options": Rate(60, 60),
         "webauthn_login": Rate(60, 60),
     }
     limits = Settings.from_env({"RATE_LIMIT_REGISTER": "off", "RATE_LIMIT_REFRESH": "2/1s"})
