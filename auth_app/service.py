@@ -73,15 +73,11 @@ class AuthService:
             registry=ctx.metrics.registry,
         )
         # Passkeys. SignIn and PendingLogins are the shared contract's (the mfa branch's).
+        pending = PendingLogins(ctx.redis, ctx.keys, PENDING_LOGIN_TTL)
+        self._signin = SignIn(ctx, self._tokens, self._audit, pending)
         ceremonies = Ceremonies(ctx.redis, ctx.keys, ctx.settings.webauthn.challenge_ttl)
         self._passkeys = PasskeyCredentials(ctx, self._audit, ceremonies)
-        self._passkey_signin = PasskeySignIn(
-            ctx,
-            self._audit,
-            ceremonies,
-            SignIn(ctx, self._audit, self._tokens),
-            PendingLogins(ctx.redis, ctx.keys, PENDING_LOGIN_TTL),
-        )
+        self._passkey_signin = PasskeySignIn(ctx, self._audit, ceremonies, self._signin, pending)
 
     def methods(self) -> Mapping[str, Method]:
         return {

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 from loguru import logger
 
+from auth_app.mfa.pending import PendingLogins
 from auth_app.refresh import SessionTokens, public_user
 from common.accounts.audit import Audit, Recorded
 from common.db.pool import connection
@@ -24,10 +25,14 @@ from common.worker import WorkerContext
 
 
 class SignIn:
-    def __init__(self, ctx: WorkerContext, audit: Audit, tokens: SessionTokens) -> None:
+    def __init__(
+        self, ctx: WorkerContext, tokens: SessionTokens, audit: Audit, pending: PendingLogins
+    ) -> None:
         self._ctx = ctx
-        self._audit = audit
         self._tokens = tokens
+        self._audit = audit
+        # The real version begins pending logins (the second-factor policy); this one does not.
+        self._pending = pending
 
     async def complete(
         self, request: Request, user_row: asyncpg.Record, *, amr: Sequence[str]

@@ -55,6 +55,10 @@ class Keys:
         """Sorted set of the login attempts in flight for the same scope and subject."""
         return f"{self.prefix}:login-pending:{scope}:{subject}"
 
+    def pending_login(self, token_digest: str) -> str:
+        """A login waiting for its second factor or an enrolment, by its mfa_token's SHA-256."""
+        return f"{self.prefix}:pending-login:{token_digest}"
+
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
         return f"{self.prefix}:rate:{route}:{subject}"
@@ -63,7 +67,3 @@ class Keys:
         """The challenge of one passkey options call, by the SHA-256 of its ceremony id;
         taken (GETDEL) by the call that answers it, so it serves exactly once."""
         return f"{self.prefix}:webauthn:ceremony:{digest}"
-
-    def mfa_pending(self, digest: str) -> str:
-        """A login waiting for its second factor, by the SHA-256 of its mfa_token."""
-        return f"{self.prefix}:mfa:pending:{digest}"

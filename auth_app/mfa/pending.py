@@ -36,7 +36,7 @@ class PendingLogins:
         token = new_token()
         state = {"user_id": user_id, "amr": list(amr), "purpose": purpose}
         await self._redis.set(
-            self._keys.mfa_pending(token_hash(token)),
+            self._keys.pending_login(token_hash(token)),
             json_codec.dumps(state),
             px=max(1, round(self._ttl * 1000)),
         )
@@ -44,7 +44,7 @@ class PendingLogins:
 
     async def take(self, mfa_token: str) -> PendingLogin | None:
         """The pending login of ``mfa_token``, once: GETDEL, so a second take finds nothing."""
-        raw = await self._redis.getdel(self._keys.mfa_pending(token_hash(mfa_token)))
+        raw = await self._redis.getdel(self._keys.pending_login(token_hash(mfa_token)))
         if raw is None:
             return None
         state = json_codec.loads(raw)
