@@ -18,6 +18,9 @@ from auth_app.account_state import check_account_state
 from auth_app.admin import AuthAdmin
 from auth_app.mfa.methods import mfa_methods
 from auth_app.mfa.pending import PendingLogins
+from auth_app.passkeys.ceremonies import Ceremonies
+from auth_app.passkeys.credentials import PasskeyCredentials
+from auth_app.passkeys.login import PasskeySignIn
 from auth_app.refresh import SessionTokens
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
@@ -38,6 +41,13 @@ from common.accounts.schemas import (
     SessionParams,
 )
 from common.accounts.sessions import SessionCache, SessionEnder
+from common.accounts.webauthn_schemas import (
+    DeletePasskeyParams,
+    PasskeyLoginOptionsParams,
+    PasskeyLoginParams,
+    PasskeyOwnerParams,
+    RegisterPasskeyParams,
+)
 from common.db.idempotency import run_once
 from common.db.pool import connection
 from common.errors import InvalidCredentials, RateLimited
@@ -72,6 +82,10 @@ class AuthService:
             "Logins refused by the failed-login throttle (account, client address or both).",
             registry=ctx.metrics.registry,
         )
+        # Passkeys: a first factor of their own, and a second one for a pending login.
+        ceremonies = Ceremonies(ctx.redis, ctx.keys, ctx.settings.webauthn.challenge_ttl)
+        self._passkeys = PasskeyCredentials(ctx, self._audit, ceremonies)
+        self._passkey_signin = PasskeySignIn(ctx, self._audit, ceremonies, self._signin, pending)
 
     def methods(self) -> Mapping[str, Method]:
         return {
@@ -87,6 +101,22 @@ class AuthService:
             "auth.reset_password": Method(self._reset.reset, ResetPasswordParams()),
             **self._mfa,
             **self._admin.methods(),
+            **self._passkey_methods(),
+        }
+
+    def _passkey_methods(self) -> Mapping[str, Method]:
+        passkeys, signin = self._passkeys, self._passkey_signin
+        return {
+            "auth.webauthn_register_options": Method(
+                passkeys.register_options, PasskeyOwnerParams()
+            ),
+            "auth.webauthn_register": Method(passkeys.register, RegisterPasskeyParams()),
+            "auth.webauthn_login_options": Method(
+                signin.login_options, PasskeyLoginOptionsParams()
+            ),
+            "auth.webauthn_login": Method(signin.login, PasskeyLoginParams()),
+            "auth.webauthn_credentials": Method(passkeys.list_passkeys, PasskeyOwnerParams()),
+            "auth.webauthn_delete": Method(passkeys.delete, DeletePasskeyParams()),
         }
 
     async def login(self, params: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -54,9 +54,15 @@ def proves_second_factor(amr: Sequence[str]) -> bool:
 
 def second_factors(policy: asyncpg.Record) -> list[str]:
     """The factors a user can present at the second step, from the ``mfa_policy`` row."""
-    if not policy["totp_enabled"]:
-        return []
-    return ["totp", "recovery_code"] if policy["recovery_codes_left"] else ["totp"]
+    factors = []
+    if policy["totp_enabled"]:
+        factors.append("totp")
+        if policy["recovery_codes_left"]:
+            factors.append("recovery_code")
+    if policy["has_passkey"]:
+        # POST /api/auth/webauthn/login/options and .../login with the mfa_token.
+        factors.append("webauthn")
+    return factors
 
 
 class SignIn:

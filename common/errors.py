@@ -157,6 +157,14 @@ class InvalidEmailToken(GatehouseError):
     default_message = "Invalid or expired email link"
 
 
+class InvalidPasskey(GatehouseError):
+    """A passkey registration that cannot be accepted: its ceremony unknown, used or
+    expired, or its attestation not verified (``details.reason`` says which)."""
+
+    code = "invalid_passkey"
+    default_message = "The passkey could not be registered"
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -189,6 +197,7 @@ HTTP_STATUS: dict[str, int] = {
     ClientClosed.code: 499,
     InvalidResetToken.code: 400,
     InvalidEmailToken.code: 400,
+    InvalidPasskey.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

@@ -81,3 +81,8 @@ class Keys:
     def rate_limit(self, route: str, subject: str) -> str:
         """The theoretical arrival time (GCRA) of one client IP's next request to a route."""
         return f"{self._lead(f'rate:{route}:{subject}')}:rate:{route}:{subject}"
+
+    def webauthn_ceremony(self, digest: str) -> str:
+        """The challenge of one passkey options call, by the SHA-256 of its ceremony id;
+        taken (GETDEL) by the call that answers it, so it serves exactly once."""
+        return f"{self.prefix}:webauthn:ceremony:{digest}"

@@ -55,6 +55,7 @@ from gateway_app.routes_metrics import register_metrics_routes
 from gateway_app.routes_mfa import challenge_answer, register_mfa_routes
 from gateway_app.routes_pages import register_pages_routes
 from gateway_app.routes_sessions import register_sessions_routes, token_answer
+from gateway_app.routes_webauthn import register_webauthn_routes
 from gateway_app.verified_tokens import VerifiedTokens
 
 SERVICE = "gateway"
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_account_routes(app)
     register_key_routes(app)
     register_mfa_routes(app)
+    register_webauthn_routes(app)
     register_pages_routes(app)
     register_email_routes(app)
     register_admin_routes(app)

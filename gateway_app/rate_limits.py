@@ -33,6 +33,8 @@ LIMITED_ROUTES: dict[str, str] = {
     "/api/auth/forgot-password": "forgot_password",
     "/api/auth/reset-password": "reset_password",
     "/api/auth/verify-email/resend": "verify_email_resend",
+    "/api/auth/webauthn/login/options": "webauthn_options",
+    "/api/auth/webauthn/login": "webauthn_login",
 }
 
 # KEYS[1] the client's key; ARGV[1] ms between requests (period / count);

@@ -33,14 +33,9 @@ HTML = "text/html; charset=utf-8"
 _MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # Swagger UI's files that /docs needs; the wheel holds more (its editor, maps).
 SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js")
-OWN_ASSETS = (
-    "account.css",
-    "account.js",
-    "docs.css",
-    "docs.js",
-    "account-mfa.js",
-    "account-admin.js",
-)
+OWN_ASSETS = ("account.css", "account.js", "docs.css", "docs.js")
+# Each feature of the account page has its own script (account-<feature>.js).
+FEATURE_SCRIPTS = tuple(sorted(path.name for path in STATIC.glob("account-*.js")))
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ def swagger_ui_folder() -> Path:
 def load_assets() -> tuple[dict[str, bytes], dict[str, Asset]]:
     """(pages by name, assets by name), read from package data."""
     pages = {name: (STATIC / name).read_bytes() for name in ("account.html", "docs.html")}
-    files = [STATIC / name for name in OWN_ASSETS]
+    files = [STATIC / name for name in (*OWN_ASSETS, *FEATURE_SCRIPTS)]
     files += [swagger_ui_folder() / name for name in SWAGGER_FILES]
     assets = {path.name: Asset(path.read_bytes(), _MEDIA_TYPES[path.suffix]) for path in files}
     return pages, assets

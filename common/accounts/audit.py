@@ -57,6 +57,12 @@ EVENT_TYPES = frozenset(
         "role.revoked",
         "role.mfa_requirement_changed",
         "access.forbidden",
+        # Passkeys (auth_app/passkeys/).
+        "webauthn.registered",
+        "webauthn.deleted",
+        "webauthn.login",
+        "webauthn.login_failed",
+        "webauthn.sign_count_regressed",
     }
 )
 

@@ -30,6 +30,7 @@ from common.config.limits import (
 )
 from common.config.mfa import MfaSettings
 from common.config.rpc import RpcSettings
+from common.config.webauthn import WebAuthnSettings
 
 __all__ = [
     "DEFAULT_JWT_AUDIENCE",
@@ -49,6 +50,7 @@ __all__ = [
     "RpcSettings",
     "Settings",
     "TrustedProxies",
+    "WebAuthnSettings",
     "parse_duration",
     "parse_rate",
 ]
@@ -67,6 +69,7 @@ class Settings:
     auth: AuthSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
     mfa: MfaSettings = field(default_factory=MfaSettings)
+    webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
     log_level: str = "INFO"
     # "human" (the default) or "json": one JSON object per line for log shippers.
     log_format: str = "human"
@@ -90,6 +93,7 @@ class Settings:
             auth=AuthSettings.from_env(env, production=production),
             limits=LimitSettings.from_env(env),
             mfa=MfaSettings.from_env(env, production=production),
+            webauthn=WebAuthnSettings.from_env(env),
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             log_format=_log_format(env),
         )

@@ -14,6 +14,9 @@ DEFAULT_RATE_LIMITS = {
     "forgot_password": "10/1h",
     "reset_password": "20/1h",
     "verify_email_resend": "5/1h",
+    # Passkey sign-in: each options call stores a challenge in Redis.
+    "webauthn_options": "60/1m",
+    "webauthn_login": "60/1m",
 }
 
 

@@ -155,6 +155,9 @@ def _run(
         if stop.requested:
             return 0
         env.pop("PORT", None)
+        # Every process, not only the gateway, must know the gateway's port: the auth
+        # worker accepts passkeys made on http://localhost:<it> (WEBAUTHN_ORIGINS' default).
+        env["GATEWAY_PORT"] = str(port)
         env.setdefault("DRAIN_TIMEOUT", DRAIN_UNDER_HONCHO)
         # The Procfile runs this Python when it is told which (see the Procfile).
         env["GATEHOUSE_PYTHON"] = sys.executable

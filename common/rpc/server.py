@@ -312,4 +312,15 @@ async def _retry_until_sent(send: Callable[[], Awaitable[Any]], stopping: asynci
 
 
 def _as_details(messages: Any) -> dict[str, Any]:
-    return messages if isinstance(messages, dict) else {"_schema": messages}
+    details = _text_keys(messages)
+    return details if isinstance(details, dict) else {"_schema": details}
+
+
+def _text_keys(messages: Any) -> Any:
+    """Every key as text: a List field names its items' errors by index (an int),
+    which no JSON object key may be."""
+    if isinstance(messages, dict):
+        return {str(key): _text_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_text_keys(value) for value in messages]
+    return messages

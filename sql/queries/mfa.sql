@@ -13,7 +13,9 @@ SELECT
     EXISTS (SELECT 1 FROM user_totp t
             WHERE t.user_id = u.id AND t.confirmed_at IS NULL) AS totp_pending,
     (SELECT count(*) FROM user_recovery_codes c
-     WHERE c.user_id = u.id AND c.used_at IS NULL) AS recovery_codes_left
+     WHERE c.user_id = u.id AND c.used_at IS NULL) AS recovery_codes_left,
+    -- A registered passkey is a second factor too (auth_app/passkeys/).
+    EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id) AS has_passkey
 FROM users u
 WHERE u.id = :user_id;
 

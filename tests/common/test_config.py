@@ -277,6 +277,8 @@ def test_default_settings_beyond_equality() -> None:
         "forgot_password": Rate(10, 3600),
         "reset_password": Rate(20, 3600),
         "verify_email_resend": Rate(5, 3600),
+        "webauthn_options": Rate(60, 60),
+        "webauthn_login": Rate(60, 60),
     }
     assert settings.auth.smtp_from
 

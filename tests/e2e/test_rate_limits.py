@@ -25,6 +25,8 @@ def limited(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Itera
         RATE_LIMIT_FORGOT_PASSWORD="1/1m",
         RATE_LIMIT_RESET_PASSWORD="1/1m",
         RATE_LIMIT_VERIFY_EMAIL_RESEND="1/1m",
+        RATE_LIMIT_WEBAUTHN_OPTIONS="1/1m",
+        RATE_LIMIT_WEBAUTHN_LOGIN="1/1m",
     ) as stack:
         yield stack
 

@@ -45,6 +45,7 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.ClientClosed: (499, False),
     errors.InvalidResetToken: (400, False),
     errors.InvalidEmailToken: (400, False),
+    errors.InvalidPasskey: (400, False),
 }
 
 EXPECTED_CODES = {
@@ -72,6 +73,7 @@ EXPECTED_CODES = {
     "account_disabled": 403,
     "email_not_verified": 403,
     "invalid_email_token": 400,
+    "invalid_passkey": 400,
 }
 
 

@@ -87,4 +87,6 @@ def test_the_table_names_the_issue_routes() -> None:
         "/api/auth/forgot-password",
         "/api/auth/reset-password",
         "/api/auth/verify-email/resend",
+        "/api/auth/webauthn/login/options",
+        "/api/auth/webauthn/login",
     }
