@@ -20,6 +20,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import fields
 from sanic import Sanic
 
 from common.errors import GatehouseError, http_status
@@ -49,8 +50,23 @@ class _Converter(OpenAPIConverter):
         return jsonschema
 
 
+def _dict_key_names(
+    converter: OpenAPIConverter, field: fields.Field[Any], **_: Any
+) -> dict[str, Any]:
+    """A ``Dict``'s key field as ``propertyNames``: apispec documents only its values,
+    so a key the server refuses (a control character, say) looked valid."""
+    if isinstance(field, fields.Dict) and field.key_field is not None:
+        return {"propertyNames": converter.field2property(field.key_field)}
+    return {}
+
+
 class _Plugin(MarshmallowPlugin):
     Converter = _Converter
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        assert self.converter is not None
+        self.converter.add_attribute_function(_dict_key_names)  # type: ignore[no-untyped-call]
 
 
 def build_document(app: Sanic[Any, Any]) -> dict[str, Any]:

@@ -102,7 +102,15 @@ class TotpEnrolConfirmParams(_Strict):
     code = _code()
 
 
+def _one_of(*names: str) -> dict[str, Any]:
+    """The rule of ``_exactly_one`` for the API document (``Meta.json_schema``)."""
+    return {"oneOf": [{"required": [name]} for name in names]}
+
+
 class _CodeOrRecoveryCode(_Strict):
+    class Meta(_Strict.Meta):
+        json_schema = _one_of("code", "recovery_code")
+
     code = _code(required=False)
     recovery_code = _recovery_code()
 
@@ -122,6 +130,9 @@ class TotpDisableParams(_Caller, _CodeOrRecoveryCode):
 class RecoveryCodesParams(_Caller):
     """Regenerating asks for the password or a code (either proves it is the owner)."""
 
+    class Meta(_Strict.Meta):
+        json_schema = _one_of("password", "code", "recovery_code")
+
     password = Text(validate=validate.Length(min=1, max=1024))
     code = _code(required=False)
     recovery_code = _recovery_code()
@@ -134,6 +145,9 @@ class RecoveryCodesParams(_Caller):
 class TotpStartBody(_Strict):
     """``POST /api/auth/mfa/totp`` as a client sends it: with a bearer token, the
     password; at a login that requires enrolment, the mfa_token instead (no bearer)."""
+
+    class Meta(_Strict.Meta):
+        json_schema = _one_of("password", "mfa_token")
 
     password = Text(validate=validate.Length(min=1, max=1024))
     mfa_token = Text(validate=validate.Length(min=1, max=MAX_OPAQUE_TOKEN_LENGTH))

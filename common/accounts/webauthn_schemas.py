@@ -118,6 +118,17 @@ class RegisterPasskeyParams(_Caller):
 class PasskeyLoginOptionsParams(_Strict):
     """Optional: whose passkeys to offer (else any discoverable one), or a pending login."""
 
+    class Meta(_Strict.Meta):
+        # The rule of one_way, for the API document.
+        json_schema = {
+            "not": {
+                "anyOf": [
+                    {"required": ["mfa_token", "username"]},
+                    {"required": ["mfa_token", "email"]},
+                ]
+            }
+        }
+
     username = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
     email = Text(validate=validate.Length(min=1, max=MAX_EMAIL_LENGTH))
     mfa_token = _mfa_token()

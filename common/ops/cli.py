@@ -129,39 +129,10 @@ def _settings() -> Settings:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from bench.runner import BenchOptions, command_line, run_bench
+    # The one import of bench: the operator's command, never at import time.
+    from bench.command import run_bench_command as run
 
-    only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
-    if args.scenario == "failover" or "failover" in only:
-        # Its own servers and its own figures: not a row of the throughput table.
-        from bench.failover_scenario import FailoverOptions, run_failover
-
-        failover = FailoverOptions(
-            **({"bcrypt_rounds": args.bcrypt_rounds} if args.bcrypt_rounds else {})
-        )
-        status = run_failover(failover)
-        args.only = ",".join(name for name in only if name != "failover")
-        if status or not args.only:
-            return status
-
-    given = {
-        name: value
-        for name in (
-            "rounds",
-            "seconds",
-            "rpc_seconds",
-            "bcrypt_rounds",
-            "log_level",
-            "json_out",
-            "compare_tree",
-        )
-        if (value := getattr(args, name)) is not None
-    }
-    given["client"] = args.client
-    if args.only:
-        given["only"] = tuple(name.strip() for name in args.only.split(","))
-    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
-    return run_bench(options, command_line())
+    return run(args)
 
 
 def run_migrate() -> int:
