@@ -14,6 +14,7 @@ from loguru import logger
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from auth_app.oidc.service import OidcService
 from auth_app.refresh import SessionTokens, public_user
 from auth_app.reset import PasswordReset
 from auth_app.sessions import SessionManagement
@@ -59,7 +60,14 @@ class AuthService:
         )
 
     def methods(self) -> Mapping[str, Method]:
+        # The OpenID Connect provider's methods, when it is enabled (auth_app/oidc/).
+        oidc = (
+            OidcService(self._ctx, self._audit, self._ender).methods()
+            if self._ctx.settings.oidc.enabled
+            else {}
+        )
         return {
+            **oidc,
             "auth.login": Method(self.login, LoginParams()),
             "auth.change_password": Method(self.change_password, ChangePasswordParams()),
             "auth.check_session": Method(self.check_session, SessionParams()),

@@ -42,6 +42,14 @@ SECRET_FIELDS = frozenset(
         "authorization",
         "jwt_secret",
         "password_hash",
+        # The OpenID Connect provider's secrets (auth_app/oidc/, gateway_app/oauth/).
+        "client_secret",
+        "code",
+        "code_verifier",
+        "id_token",
+        "id_token_hint",
+        "browser",
+        "mfa_token",
     }
 )
 REDACTED = "[redacted]"

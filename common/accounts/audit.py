@@ -35,6 +35,15 @@ EVENT_TYPES = frozenset(
         "session.ended",
         "login.failed",
         "login.throttled",
+        # The OpenID Connect provider (auth_app/oidc/).
+        "oauth.client_created",
+        "oauth.client_secret_rotated",
+        "oauth.client_removed",
+        "oauth.consent_granted",
+        "oauth.consent_revoked",
+        "oauth.tokens_issued",
+        "oauth.grant_revoked",
+        "oauth.refused",
     }
 )
 

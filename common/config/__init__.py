@@ -28,6 +28,7 @@ from common.config.limits import (
     LimitSettings,
     LoginThrottleSettings,
 )
+from common.config.oidc import OidcSettings, check_provider_keys
 from common.config.rpc import RpcSettings
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "HttpSettings",
     "LimitSettings",
     "LoginThrottleSettings",
+    "OidcSettings",
     "Rate",
     "RpcSettings",
     "Settings",
@@ -64,6 +66,7 @@ class Settings:
     db: DatabaseSettings
     auth: AuthSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     log_level: str = "INFO"
     # "human" (the default) or "json": one JSON object per line for log shippers.
     log_format: str = "human"
@@ -79,13 +82,17 @@ class Settings:
         if app_env not in APP_ENVS:
             raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)} (got {app_env!r})")
         production = app_env == "production"
+        auth = AuthSettings.from_env(env, production=production)
+        oidc = OidcSettings.from_env(env)
+        check_provider_keys(oidc, auth.jwt_algorithm)
         return cls(
             app_env="production" if production else "development",
             http=HttpSettings.from_env(env),
             rpc=RpcSettings.from_env(env),
             db=DatabaseSettings.from_env(env),
-            auth=AuthSettings.from_env(env, production=production),
+            auth=auth,
             limits=LimitSettings.from_env(env),
+            oidc=oidc,
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             log_format=_log_format(env),
         )

@@ -5,6 +5,7 @@ gatehouse up [-p PORT] [-c TYPE=N,...]   run the whole system (the Procfile, wit
 gatehouse migrate                        apply pending migrations
 gatehouse trace [--method M] [--json]    pair requests with replies, live (MONITOR)
 gatehouse bench [--quick] [--json-out F] measure every scenario against its baseline
+gatehouse clients add|list|show|rotate-secret|remove   OpenID Connect clients
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -76,7 +77,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--only", help="comma-separated subset of profile,rpc,login,startup (default: all)"
     )
 
+    from common.ops.clients import add_parser as add_clients_parser
+
+    add_clients_parser(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "clients":
+        from common.ops.clients import run_clients
+
+        raise SystemExit(run_clients(_settings(), args))
     if args.command == "up":
         from common.ops.up import run_up
 
