@@ -4,13 +4,21 @@ and a person driving the login and consent pages over plain HTTP."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import asyncpg
 import httpx
 import pytest
 
@@ -155,3 +163,97 @@ def request_id(page: httpx.Response) -> str:
     found = _HIDDEN.search(page.text)
     assert found, page.text
     return found.group(1)
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(verifier, S256 challenge), computed here rather than by the code under test."""
+    verifier = base64.urlsafe_b64encode(os.urandom(48)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def authorize_url(provider: Provider, client: Client, **overrides: str | None) -> str:
+    """An authorization request; an override of None leaves that parameter out."""
+    params: dict[str, str | None] = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile email offline_access",
+        "state": "st-" + uuid.uuid4().hex[:8],
+        "nonce": "n-" + uuid.uuid4().hex[:8],
+        "code_challenge_method": "S256",
+        **overrides,
+    }
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"{provider.endpoint('/oauth/authorize')}?{query}"
+
+
+def callback_params(location: str) -> dict[str, str]:
+    assert location.startswith(REDIRECT), location
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+async def exchange(
+    provider: Provider, client: Client, code: str, verifier: str, **overrides: str
+) -> httpx.Response:
+    """POST the code to the token endpoint with client_secret_basic."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+        **overrides,
+    }
+    auth = (client.client_id, client.client_secret) if client.client_secret else None
+    async with httpx.AsyncClient(timeout=15) as http:
+        if auth is None:
+            form["client_id"] = client.client_id
+            return await http.post(provider.endpoint("/oauth/token"), data=form)
+        return await http.post(provider.endpoint("/oauth/token"), data=form, auth=auth)
+
+
+async def signed_in_tokens(
+    provider: Provider, client: Client, person: Person, **overrides: str | None
+) -> dict[str, Any]:
+    """A full code flow by hand: the token endpoint's answer."""
+    verifier, challenge = pkce_pair()
+    location = await person.sign_in(
+        authorize_url(provider, client, code_challenge=challenge, **overrides)
+    )
+    answer = await exchange(provider, client, callback_params(location)["code"], verifier)
+    assert answer.status_code == 200, answer.text
+    tokens: dict[str, Any] = answer.json()
+    return tokens
+
+
+async def client_post(
+    provider: Provider, client: Client, path: str, form: dict[str, str]
+) -> httpx.Response:
+    """A client-authenticated form post (client_secret_basic)."""
+    assert client.client_secret is not None
+    async with httpx.AsyncClient(timeout=15) as http:
+        return await http.post(
+            provider.endpoint(path), data=form, auth=(client.client_id, client.client_secret)
+        )
+
+
+async def introspect(provider: Provider, client: Client, token: str) -> dict[str, Any]:
+    answer = await client_post(provider, client, "/oauth/introspect", {"token": token})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def refusals(database_url: str, request_id: str) -> list[dict[str, Any]]:
+    """The oauth.refused audit rows written for one request id."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT data FROM audit_events WHERE type = 'oauth.refused' AND request_id = $1",
+            request_id,
+        )
+    finally:
+        await conn.close()
+    return [
+        json.loads(row["data"]) if isinstance(row["data"], str) else row["data"] for row in rows
+    ]
