@@ -151,6 +151,7 @@ class Authorization:
             "request_id": request_id,
             "client_name": pending["client_name"],
             "scopes": pending.get("scopes", []),
+            "redirect_uri": pending["redirect_uri"],
         }
 
     async def _load(self, request_id: str) -> dict[str, Any] | None:
@@ -162,7 +163,11 @@ class Authorization:
         pending = await self._load(params["request_id"])
         if pending is None:
             return {"show_error": "This sign-in request has expired; start again from the app"}
-        return {"client_name": pending["client_name"], "scopes": pending["scopes"]}
+        return {
+            "client_name": pending["client_name"],
+            "scopes": pending["scopes"],
+            "redirect_uri": pending["redirect_uri"],
+        }
 
     async def _after_login(
         self, request: Request, pending: dict[str, Any], *, force_consent: bool = False

@@ -8,6 +8,7 @@ all, no inline style). Forms post back to this origin only.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlsplit
 
 from sanic.response import HTTPResponse
 
@@ -21,7 +22,18 @@ SCOPE_TEXT = {
 }
 
 
-def _page(title: str, body: str, *, status: int = 200) -> HTTPResponse:
+def _csp(sends_to: str | None) -> str:
+    """The account page's policy; a page whose form answers with a redirect to
+    the app also allows the app's origin (browsers apply form-action to the
+    redirects that follow a form post)."""
+    if sends_to is None:
+        return PAGE_CSP
+    parts = urlsplit(sends_to)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    return PAGE_CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
+def _page(title: str, body: str, *, status: int = 200, sends_to: str | None = None) -> HTTPResponse:
     html = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -43,9 +55,13 @@ def _page(title: str, body: str, *, status: int = 200) -> HTTPResponse:
 </html>
 """
     headers = {
-        "Content-Security-Policy": PAGE_CSP,
+        "Content-Security-Policy": _csp(sends_to),
         "Cache-Control": "no-store",
         "X-Frame-Options": "DENY",
+        # Not no-referrer: with it a browser sends "Origin: null" on the form
+        # posts, and the login CSRF check needs their real origin. Nothing
+        # leaves for other sites (the app gets no Referer from us).
+        "Referrer-Policy": "same-origin",
     }
     return HTTPResponse(html.encode(), status=status, content_type=HTML, headers=headers)
 
@@ -57,7 +73,12 @@ def _message(text: str | None) -> str:
 
 
 def login_page(
-    request_id: str, client_name: str, *, message: str | None = None, status: int = 200
+    request_id: str,
+    client_name: str,
+    sends_to: str,
+    *,
+    message: str | None = None,
+    status: int = 200,
 ) -> HTTPResponse:
     name = f'<strong id="client-name">{escape(client_name)}</strong>'
     body = f"""{_message(message)}      <p class="hint">Log in to continue to {name}.</p>
@@ -74,10 +95,12 @@ def login_page(
         </div>
         <button type="submit" id="login-submit">Log in</button>
       </form>"""
-    return _page("Log in", body, status=status)
+    return _page("Log in", body, status=status, sends_to=sends_to)
 
 
-def consent_page(request_id: str, client_name: str, scopes: list[str]) -> HTTPResponse:
+def consent_page(
+    request_id: str, client_name: str, scopes: list[str], sends_to: str
+) -> HTTPResponse:
     items = "\n".join(
         f'        <li data-scope="{escape(s)}">{escape(SCOPE_TEXT.get(s, s))}</li>' for s in scopes
     )
@@ -93,7 +116,7 @@ def consent_page(request_id: str, client_name: str, scopes: list[str]) -> HTTPRe
         <button type="submit" name="decision" value="deny" id="consent-deny"
                 class="secondary">Deny</button>
       </form>"""
-    return _page("Allow access?", body)
+    return _page("Allow access?", body, sends_to=sends_to)
 
 
 def error_page(text: str, *, status: int = 400) -> HTTPResponse:

@@ -160,8 +160,10 @@ def _answer(result: dict[str, Any], *, see_other: bool = False) -> HTTPResponse:
     if "redirect" in result:
         return _redirect(result["redirect"], 303 if see_other else 302)
     if result.get("page") == "consent":
-        return pages.consent_page(result["request_id"], result["client_name"], result["scopes"])
-    return pages.login_page(result["request_id"], result["client_name"])
+        return pages.consent_page(
+            result["request_id"], result["client_name"], result["scopes"], result["redirect_uri"]
+        )
+    return pages.login_page(result["request_id"], result["client_name"], result["redirect_uri"])
 
 
 @documented(
@@ -220,7 +222,7 @@ async def login_form(request: Request) -> HTTPResponse:
         return pages.error_page("The form is malformed")
     if "show_error" in pending:
         return pages.error_page(pending["show_error"])
-    name = pending["client_name"]
+    name, target = pending["client_name"], pending["redirect_uri"]
     try:
         result = await rpc.call(
             "auth.login",
@@ -228,15 +230,19 @@ async def login_form(request: Request) -> HTTPResponse:
         )
     except (InvalidCredentials, ValidationFailed):
         return pages.login_page(
-            request_id, name, message="Invalid username or password", status=401
+            request_id, name, target, message="Invalid username or password", status=401
         )
     except RateLimited:
         return pages.login_page(
-            request_id, name, message="Too many failed logins; wait a moment and retry", status=429
+            request_id,
+            name,
+            target,
+            message="Too many failed logins; wait a moment and retry",
+            status=429,
         )
     except GatehouseError as exc:
         if exc.code.startswith("account_") or exc.code == "email_not_verified":
-            return pages.login_page(request_id, name, message=exc.message, status=403)
+            return pages.login_page(request_id, name, target, message=exc.message, status=403)
         raise
     if "token" not in result:
         # A second factor is due (the mfa_required answer): this page does not
@@ -244,6 +250,7 @@ async def login_form(request: Request) -> HTTPResponse:
         return pages.login_page(
             request_id,
             name,
+            target,
             status=401,
             message="This account needs a second factor, which this sign-in page cannot take yet",
         )

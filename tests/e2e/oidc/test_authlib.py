@@ -123,7 +123,8 @@ async def test_client_credentials(provider: Provider, web_app: Client) -> None:
             str(config["token_endpoint"]), grant_type="client_credentials"
         )
         assert token["scope"] == "api:read"
-        assert "refresh_token" not in token and "id_token" not in token
+        assert "refresh_token" not in token
+        assert "id_token" not in token
         answer = await service.introspect_token(
             str(config["introspection_endpoint"]), token=token["access_token"]
         )

@@ -253,4 +253,5 @@ async def test_bad_requests_harm_no_other_request(
     statuses, good = results[:-1], results[-1]
     assert all(400 <= status < 500 or status == 200 for status in statuses), statuses
     assert not any(status >= 500 for status in statuses)
-    assert isinstance(good, dict) and good["token_type"] == "Bearer"
+    assert isinstance(good, dict)
+    assert good["token_type"] == "Bearer"

@@ -41,7 +41,8 @@ async def test_cli_add_list_show_rotate_remove(provider: Provider) -> None:
     )
     assert app.client_secret is not None
     listed = run_cli(provider.stack, "list")
-    assert app.client_id in listed.stdout and "confidential" in listed.stdout
+    assert app.client_id in listed.stdout
+    assert "confidential" in listed.stdout
     shown = run_cli(provider.stack, "show", app.client_id)
     assert "redirect_uris: https://billing.example/cb" in shown.stdout
     assert app.client_secret not in shown.stdout + listed.stdout
@@ -54,7 +55,8 @@ async def test_cli_add_list_show_rotate_remove(provider: Provider) -> None:
 
     assert run_cli(provider.stack, "remove", app.client_id).returncode == 0
     gone = run_cli(provider.stack, "show", app.client_id)
-    assert gone.returncode == 1 and "No such client" in gone.stderr
+    assert gone.returncode == 1
+    assert "No such client" in gone.stderr
 
 
 @pytest.mark.parametrize(
@@ -112,7 +114,8 @@ async def test_admin_api_requires_the_admin_role(provider: Provider, person: Per
     )
     assert made.status_code == 201, made.text
     client_id, secret = made.json()["client"]["client_id"], made.json()["client_secret"]
-    assert made.json()["client"]["public"] is False and secret
+    assert made.json()["client"]["public"] is False
+    assert secret
     listed = await person.http.get("/api/admin/clients", headers=bearer(token))
     assert client_id in [c["client_id"] for c in listed.json()["clients"]]
     shown = await person.http.get(f"/api/admin/clients/{client_id}", headers=bearer(token))
@@ -120,7 +123,8 @@ async def test_admin_api_requires_the_admin_role(provider: Provider, person: Per
     rotated = await person.http.post(
         f"/api/admin/clients/{client_id}/secret", headers=bearer(token)
     )
-    assert rotated.status_code == 200 and rotated.json()["client_secret"] != secret
+    assert rotated.status_code == 200
+    assert rotated.json()["client_secret"] != secret
     bad = await person.http.post(
         "/api/admin/clients",
         headers=bearer(token),

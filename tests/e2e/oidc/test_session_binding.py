@@ -78,7 +78,8 @@ async def test_logout_redirect_must_be_registered(
     assert (await introspect(provider, web_app, tokens["access_token"]))["active"] is True
     # A bare link logs no one out: it asks first.
     confirm = await person.http.get("/oauth/logout")
-    assert confirm.status_code == 200 and 'id="oauth-logout"' in confirm.text
+    assert confirm.status_code == 200
+    assert 'id="oauth-logout"' in confirm.text
     assert (await introspect(provider, web_app, tokens["access_token"]))["active"] is True
 
 
@@ -105,7 +106,8 @@ async def test_consent_is_remembered_and_revocable_from_the_account(
     wider = await person.open(
         authorize_url(provider, web_app, code_challenge=challenge, scope="openid api:read")
     )
-    assert wider.status_code == 200 and 'action="/oauth/consent"' in wider.text
+    assert wider.status_code == 200
+    assert 'action="/oauth/consent"' in wider.text
 
     own = (await login(person.http, person.username)).json()["token"]
     apps = await person.http.get("/api/account/apps", headers=bearer(own))
