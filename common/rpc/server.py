@@ -285,4 +285,11 @@ async def _retry_until_sent(send: Callable[[], Awaitable[Any]], stopping: asynci
 
 
 def _as_details(messages: Any) -> dict[str, Any]:
-    return messages if isinstance(messages, dict) else {"_schema": messages}
+    return _text_keys(messages) if isinstance(messages, dict) else {"_schema": messages}
+
+
+def _text_keys(value: Any) -> Any:
+    """marshmallow keys a list item's errors by its index: JSON wants text keys."""
+    if isinstance(value, dict):
+        return {str(key): _text_keys(item) for key, item in value.items()}
+    return value

@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 
 from common.accounts.oidc_schemas import NewClientParams
 from common.accounts.schemas import client_view
-from common.errors import Forbidden, NotFound
+from common.errors import Forbidden, NotFound, ValidationFailed
 from gateway_app.api_doc import NO_CONTENT, documented
 from gateway_app.auth import call_as_caller
 from gateway_app.oauth import replies
@@ -58,7 +58,7 @@ async def list_apps(request: Request) -> HTTPResponse:
 @documented(
     "Withdraw consent from an app; every token it holds for the caller ends",
     responses={204: NO_CONTENT},
-    errors=[NotFound],
+    errors=[NotFound, ValidationFailed],
     auth=True,
 )
 async def forget_app(request: Request, client_id: str) -> HTTPResponse:
@@ -92,7 +92,7 @@ async def add_client(request: Request) -> HTTPResponse:
 @documented(
     "One client (role admin)",
     responses={200: replies.ClientReply},
-    errors=[Forbidden, NotFound],
+    errors=[Forbidden, NotFound, ValidationFailed],
     auth=True,
 )
 async def show_client(request: Request, client_id: str) -> HTTPResponse:
@@ -103,7 +103,7 @@ async def show_client(request: Request, client_id: str) -> HTTPResponse:
 @documented(
     "Remove a client and everything issued to it (role admin)",
     responses={204: NO_CONTENT},
-    errors=[Forbidden, NotFound],
+    errors=[Forbidden, NotFound, ValidationFailed],
     auth=True,
 )
 async def remove_client(request: Request, client_id: str) -> HTTPResponse:
@@ -114,7 +114,7 @@ async def remove_client(request: Request, client_id: str) -> HTTPResponse:
 @documented(
     "A new secret for a confidential client; the old one stops working (role admin)",
     responses={200: replies.SecretReply},
-    errors=[Forbidden, NotFound],
+    errors=[Forbidden, NotFound, ValidationFailed],
     auth=True,
 )
 async def rotate_secret(request: Request, client_id: str) -> HTTPResponse:

@@ -19,17 +19,16 @@ from common.errors import (
     ValidationFailed,
 )
 from gateway_app.api_doc import Content, documented
-from gateway_app.oauth import pages
+from gateway_app.oauth import pages, replies
 from gateway_app.oauth.answers import oauth_error, oauth_json, rfc_errors
 from gateway_app.oauth.forms import client_auth, form_fields, query_fields
 from gateway_app.responses import json_response
 
 COOKIE = "gatehouse_op"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-JSON = Content(("application/json",))
 HTML_PAGE = Content(("text/html",))
 REDIRECT = Content((), "Redirect (to the app, or back to this page)")
-OAUTH_ERROR = Content(("application/json",), "RFC 6749 error: {error, error_description}")
+OAUTH_ERROR = replies.OAuthErrorReply
 AUTHORIZE_PARAMS = (
     "client_id",
     "redirect_uri",
@@ -62,7 +61,7 @@ def _issuer(request: Request) -> str:
     return settings.oidc.issuer
 
 
-@documented("OpenID Connect discovery document", responses={200: JSON})
+@documented("OpenID Connect discovery document", responses={200: replies.DiscoveryReply})
 async def discovery(request: Request) -> HTTPResponse:
     issuer = _issuer(request)
     algorithm = request.app.ctx.settings.auth.jwt_algorithm
@@ -293,7 +292,7 @@ def _mark_rpc(request: Request) -> None:
 
 @documented(
     "OAuth 2.0 token endpoint (form-encoded; RFC 6749 errors)",
-    responses={200: JSON, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+    responses={200: replies.TokenReply, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
     rpc=True,
 )
 @rfc_errors("token")
@@ -321,7 +320,7 @@ async def _token_use(request: Request, method: str) -> dict[str, Any]:
 
 @documented(
     "Token revocation (RFC 7009)",
-    responses={200: JSON, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+    responses={200: replies.EmptyReply, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
     rpc=True,
 )
 @rfc_errors("revoke")
@@ -332,7 +331,7 @@ async def revoke(request: Request) -> HTTPResponse:
 
 @documented(
     "Token introspection (RFC 7662; client-authenticated)",
-    responses={200: JSON, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+    responses={200: replies.IntrospectionReply, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
     rpc=True,
 )
 @rfc_errors("introspect")
@@ -342,7 +341,7 @@ async def introspect(request: Request) -> HTTPResponse:
 
 @documented(
     "OpenID Connect UserInfo (Authorization: Bearer <app access token>)",
-    responses={200: JSON, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+    responses={200: replies.UserInfoReply, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
     rpc=True,
 )
 @rfc_errors("userinfo", bearer=True)
