@@ -33,7 +33,7 @@ HTML = "text/html; charset=utf-8"
 _MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # Swagger UI's files that /docs needs; the wheel holds more (its editor, maps).
 SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js")
-OWN_ASSETS = ("account.css", "account.js", "docs.css", "docs.js")
+OWN_ASSETS = ("account.css", "account.js", "docs.css", "docs.js", "account-apps.js")
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,20 @@ async def test_sign_in_to_another_app_through_gatehouse(
         browser.get(app.url)
         browser.find_element(By.ID, "sign-in").click()
         wait_for(browser, lambda b: b.find_elements(By.ID, "greeting"), "the second greeting")
+
+        # The account page lists the app, and revoking it makes the app ask again.
+        browser.get(f"{provider.issuer}/account")
+        wait_for(browser, lambda b: b.find_element(By.ID, "login-form").is_displayed(), "login")
+        browser.find_element(By.ID, "login-username").send_keys(name)
+        browser.find_element(By.ID, "login-password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        row = f'#apps-list tr[data-client-id="{client.client_id}"]'
+        wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, row), "the app's row")
+        assert "Team app" in browser.find_element(By.CSS_SELECTOR, row).text
+        browser.find_element(By.CSS_SELECTOR, f"{row} button").click()
+        wait_for(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, row), "the revoke")
+        assert browser.find_element(By.ID, "apps-empty").is_displayed()
+        assert console_problems(browser) == []
+        browser.get(app.url)
+        browser.find_element(By.ID, "sign-in").click()
+        wait_for(browser, lambda b: b.find_elements(By.ID, "oauth-consent"), "consent again")
