@@ -44,7 +44,7 @@ SECRET_FIELDS = frozenset(
         "password_hash",
         # The OpenID Connect provider's secrets (auth_app/oidc/, gateway_app/oauth/).
         "client_secret",
-        "code",
+        "authorization_code",
         "code_verifier",
         "id_token",
         "id_token_hint",

@@ -221,6 +221,7 @@ class Authorization:
             return await self._redirected(
                 request, pending, "access_denied", "The person declined the request"
             )
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             await ctx.queries.execute(
                 conn,
@@ -235,7 +236,9 @@ class Authorization:
                 user_id=pending["user_id"],
                 data={"client_id": pending["client_id"], "scopes": pending["scopes"]},
                 conn=conn,
+                into=recorded,
             )
+        await self._p.audit.publish(recorded)
         return await self._issue_code(request, pending)
 
     async def _issue_code(self, request: Request, pending: dict[str, Any]) -> dict[str, Any]:

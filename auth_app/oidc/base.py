@@ -38,18 +38,21 @@ class Provider:
         user_id: int | None,
         data: dict[str, Any],
         conn: asyncpg.Connection | None = None,
+        into: Recorded | None = None,
     ) -> None:
-        """One audit event, in ``conn``'s transaction when given, else in its own."""
-        recorded = Recorded()
-        if conn is not None:
+        """One audit event. With ``conn`` (and ``into``), in the caller's
+        transaction: the caller publishes ``into`` once it has committed.
+        Without, in a transaction of its own, published at once."""
+        if conn is not None and into is not None:
             await self.audit.record(
-                conn, request, event_type, user_id=user_id, data=data, into=recorded
+                conn, request, event_type, user_id=user_id, data=data, into=into
             )
-        else:
-            async with connection(self.ctx.pool) as own, own.transaction():
-                await self.audit.record(
-                    own, request, event_type, user_id=user_id, data=data, into=recorded
-                )
+            return
+        recorded = Recorded()
+        async with connection(self.ctx.pool) as own, own.transaction():
+            await self.audit.record(
+                own, request, event_type, user_id=user_id, data=data, into=recorded
+            )
         await self.audit.publish(recorded)
 
     async def refuse(

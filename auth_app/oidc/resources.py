@@ -12,6 +12,7 @@ import asyncpg
 
 from auth_app.oidc.app_tokens import AccessClaims, scope_claims
 from auth_app.oidc.base import Provider
+from common.accounts.audit import Recorded
 from common.db.pool import connection
 from common.errors import OAuthError
 from common.rpc.message import Request
@@ -146,6 +147,7 @@ class TokenResources:
                 grant_id = grant["id"]
         if grant_id is None:
             return {}
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             revoked = await ctx.queries.value(
                 conn, "oidc_revoke_grant", grant_id=grant_id, reason="revoked"
@@ -157,5 +159,7 @@ class TokenResources:
                     user_id=None,
                     data={"grant_id": grant_id, "client_id": client["id"], "reason": "revoked"},
                     conn=conn,
+                    into=recorded,
                 )
+        await self._p.audit.publish(recorded)
         return {}

@@ -17,7 +17,7 @@ from auth_app.oidc.resources import TokenResources
 from auth_app.oidc.token import TokenEndpoint
 from common.accounts import oidc_clients as registry
 from common.accounts import oidc_schemas as schemas
-from common.accounts.audit import Audit
+from common.accounts.audit import Audit, Recorded
 from common.accounts.sessions import SessionEnder
 from common.db.pool import connection
 from common.errors import Forbidden, NotFound
@@ -85,6 +85,7 @@ class OidcService:
         """Withdraw consent; every token the app holds for the caller ends with it."""
         ctx = self._p.ctx
         user_id, client_id = params["user_id"], params["client_id"]
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             if (
                 await ctx.queries.value(
@@ -102,7 +103,9 @@ class OidcService:
                 user_id=user_id,
                 data={"client_id": client_id, "grants_revoked": revoked},
                 conn=conn,
+                into=recorded,
             )
+        await self._p.audit.publish(recorded)
         return {}
 
     # The client registry (role admin).
@@ -132,6 +135,7 @@ class OidcService:
     async def add_client(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         await self.require_admin(params)
         ctx = self._p.ctx
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             made = await registry.add_client(
                 conn,
@@ -149,12 +153,15 @@ class OidcService:
                 user_id=params["user_id"],
                 data={"client_id": made.client_id},
                 conn=conn,
+                into=recorded,
             )
+        await self._p.audit.publish(recorded)
         return {"client": registry.public_client(row), "client_secret": made.client_secret}
 
     async def rotate_client(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         await self.require_admin(params)
         ctx = self._p.ctx
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             secret = await registry.rotate_secret(conn, ctx.queries, params["client_id"])
             await self._p.record(
@@ -163,12 +170,15 @@ class OidcService:
                 user_id=params["user_id"],
                 data={"client_id": params["client_id"]},
                 conn=conn,
+                into=recorded,
             )
+        await self._p.audit.publish(recorded)
         return {"client_id": params["client_id"], "client_secret": secret}
 
     async def remove_client(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         await self.require_admin(params)
         ctx = self._p.ctx
+        recorded = Recorded()
         async with connection(ctx.pool) as conn, conn.transaction():
             await registry.remove_client(conn, ctx.queries, params["client_id"])
             await self._p.record(
@@ -177,5 +187,7 @@ class OidcService:
                 user_id=params["user_id"],
                 data={"client_id": params["client_id"]},
                 conn=conn,
+                into=recorded,
             )
+        await self._p.audit.publish(recorded)
         return {}

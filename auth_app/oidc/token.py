@@ -77,7 +77,7 @@ class TokenEndpoint:
         self, params: dict[str, Any], request: Request, client: asyncpg.Record
     ) -> dict[str, Any]:
         ctx = self._p.ctx
-        code, verifier = params["code"], params["code_verifier"]
+        code, verifier = params["authorization_code"], params["code_verifier"]
         if not code:
             raise OAuthError.of("invalid_request", "code is required")
         if not verifier:

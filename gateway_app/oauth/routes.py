@@ -298,8 +298,9 @@ def _mark_rpc(request: Request) -> None:
 @rfc_errors("token")
 async def token(request: Request) -> HTTPResponse:
     values, duplicates = form_fields(request)
-    names = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope")
+    names = ("grant_type", "redirect_uri", "code_verifier", "refresh_token", "scope")
     params: dict[str, Any] = {name: values.get(name) for name in names}
+    params["authorization_code"] = values.get("code")
     params |= client_auth(request, values) | {"duplicates": duplicates}
     _mark_rpc(request)
     result = await request.app.ctx.rpc.call("auth.oidc_token", params)
