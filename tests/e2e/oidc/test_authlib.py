@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import warnings
 
+import authlib.deprecate  # noqa: F401 (its import adds an "always" filter; ours goes first)
 import httpx
 import pytest
 from joserfc import jwt
