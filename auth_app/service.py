@@ -18,6 +18,7 @@ from auth_app.account_state import check_account_state
 from auth_app.admin import AuthAdmin
 from auth_app.mfa.methods import mfa_methods
 from auth_app.mfa.pending import PendingLogins
+from auth_app.oidc.service import OidcService
 from auth_app.passkeys.ceremonies import Ceremonies
 from auth_app.passkeys.credentials import PasskeyCredentials
 from auth_app.passkeys.login import PasskeySignIn
@@ -88,7 +89,14 @@ class AuthService:
         self._passkey_signin = PasskeySignIn(ctx, self._audit, ceremonies, self._signin, pending)
 
     def methods(self) -> Mapping[str, Method]:
+        # The OpenID Connect provider's methods, when it is enabled (auth_app/oidc/).
+        oidc = (
+            OidcService(self._ctx, self._audit, self._ender).methods()
+            if self._ctx.settings.oidc.enabled
+            else {}
+        )
         return {
+            **oidc,
             "auth.login": Method(self.login, LoginParams()),
             "auth.change_password": Method(self.change_password, ChangePasswordParams()),
             "auth.check_session": Method(self.check_session, SessionParams()),

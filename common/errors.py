@@ -165,6 +165,29 @@ class InvalidPasskey(GatehouseError):
     default_message = "The passkey could not be registered"
 
 
+class OAuthError(GatehouseError):
+    """An OAuth 2.0 / OpenID Connect refusal: ``details`` holds RFC 6749's ``error``
+    (invalid_request, invalid_client, invalid_grant, ...) and the HTTP ``status``
+    it answers with; the /oauth routes render it in the RFC's shape, not ours."""
+
+    code = "oauth_error"
+    default_message = "The OAuth request was refused"
+
+    @classmethod
+    def of(cls, error: str, description: str, *, status: int = 400) -> OAuthError:
+        return cls(description, {"error": error, "status": status})
+
+    @property
+    def error(self) -> str:
+        error = self.details.get("error")
+        return error if isinstance(error, str) else "invalid_request"
+
+    @property
+    def status(self) -> int:
+        status = self.details.get("status")
+        return status if status in (400, 401) else 400
+
+
 class RemoteError(GatehouseError):
     """An error reply whose code this process does not know: a bug somewhere."""
 
@@ -198,6 +221,8 @@ HTTP_STATUS: dict[str, int] = {
     InvalidResetToken.code: 400,
     InvalidEmailToken.code: 400,
     InvalidPasskey.code: 400,
+    # 400 or 401 as RFC 6749 says; the /oauth routes read the status from details.
+    OAuthError.code: 400,
 }
 
 # Codes that tell the client to come back later; the gateway adds Retry-After.

@@ -53,6 +53,13 @@ SECRET_FIELDS = frozenset(
         "secret",
         "otpauth_uri",
         "qr_svg",
+        # The OpenID Connect provider's secrets (auth_app/oidc/, gateway_app/oauth/).
+        "client_secret",
+        "authorization_code",
+        "code_verifier",
+        "id_token",
+        "id_token_hint",
+        "browser",
     }
 )
 REDACTED = "[redacted]"

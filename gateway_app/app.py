@@ -45,6 +45,8 @@ from gateway_app.body import call_with_body
 from gateway_app.client_ip import client_ip, user_agent
 from gateway_app.edge import EdgeRequest, install_edge
 from gateway_app.errors import render_error
+from gateway_app.oauth.account_routes import register_oauth_account_routes
+from gateway_app.oauth.routes import register_oauth_routes
 from gateway_app.rate_limits import register_rate_limits
 from gateway_app.responses import json_response
 from gateway_app.routes_account import register_account_routes
@@ -101,6 +103,9 @@ def create_app(settings: Settings, *, name: str = "gatehouse_gateway") -> Sanic[
     register_pages_routes(app)
     register_email_routes(app)
     register_admin_routes(app)
+    # The OpenID Connect provider, when OIDC_ENABLED=true (gateway_app/oauth/).
+    register_oauth_routes(app)
+    register_oauth_account_routes(app)
     return app
 
 

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 
 from common.errors import BadRequest, HeaderFieldsTooLarge, UnsupportedMediaType
 from gateway_app import browser
+from gateway_app.oauth.forms import FORM_PATHS
 
 # application/json, or a structured suffix such as application/problem+json;
 # parameters (charset=...) after a semicolon are allowed.
@@ -58,7 +59,12 @@ async def _guard(request: Request) -> HTTPResponse | None:
     preflight = browser.preflight(request)
     if preflight is not None:
         return preflight
-    if request.body and not _JSON_MEDIA_TYPE.fullmatch(_media_type(request)):
+    # The OAuth form routes judge their own bodies (RFC 6749: forms only).
+    if (
+        request.body
+        and request.path not in FORM_PATHS
+        and not _JSON_MEDIA_TYPE.fullmatch(_media_type(request))
+    ):
         raise UnsupportedMediaType()
     return None
 

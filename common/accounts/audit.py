@@ -63,6 +63,15 @@ EVENT_TYPES = frozenset(
         "webauthn.login",
         "webauthn.login_failed",
         "webauthn.sign_count_regressed",
+        # The OpenID Connect provider (auth_app/oidc/).
+        "oauth.client_created",
+        "oauth.client_secret_rotated",
+        "oauth.client_removed",
+        "oauth.consent_granted",
+        "oauth.consent_revoked",
+        "oauth.tokens_issued",
+        "oauth.grant_revoked",
+        "oauth.refused",
     }
 )
 

@@ -29,6 +29,7 @@ from common.config.limits import (
     LoginThrottleSettings,
 )
 from common.config.mfa import MfaSettings
+from common.config.oidc import OidcSettings, check_provider_keys
 from common.config.rpc import RpcSettings
 from common.config.webauthn import WebAuthnSettings
 
@@ -46,6 +47,7 @@ __all__ = [
     "LimitSettings",
     "LoginThrottleSettings",
     "MfaSettings",
+    "OidcSettings",
     "Rate",
     "RpcSettings",
     "Settings",
@@ -70,6 +72,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     mfa: MfaSettings = field(default_factory=MfaSettings)
     webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     log_level: str = "INFO"
     # "human" (the default) or "json": one JSON object per line for log shippers.
     log_format: str = "human"
@@ -85,15 +88,19 @@ class Settings:
         if app_env not in APP_ENVS:
             raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)} (got {app_env!r})")
         production = app_env == "production"
+        auth = AuthSettings.from_env(env, production=production)
+        oidc = OidcSettings.from_env(env)
+        check_provider_keys(oidc, auth.jwt_algorithm)
         return cls(
             app_env="production" if production else "development",
             http=HttpSettings.from_env(env),
             rpc=RpcSettings.from_env(env),
             db=DatabaseSettings.from_env(env),
-            auth=AuthSettings.from_env(env, production=production),
+            auth=auth,
             limits=LimitSettings.from_env(env),
             mfa=MfaSettings.from_env(env, production=production),
             webauthn=WebAuthnSettings.from_env(env),
+            oidc=oidc,
             log_level=(env.text("LOG_LEVEL") or "INFO").upper(),
             log_format=_log_format(env),
         )

@@ -8,6 +8,7 @@ gatehouse bench [--quick] [--json-out F] measure every scenario against its base
 gatehouse bench --scenario failover      kill -9 of a Sentinel-watched Redis primary
                                          under load: outage window, requests lost
 gatehouse admin grant|revoke EMAIL ROLE  give or take a role (the first admin, say)
+gatehouse clients add|list|show|rotate-secret|remove   OpenID Connect clients
 
 With no DATABASE_URL / REDIS_URL configured (environment or .env), migrate and
 trace use the servers of the gatehouse up running on the data folder
@@ -89,7 +90,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     admin.add_argument("email", help="the account's email address")
     admin.add_argument("role", help="a role name, e.g. admin")
 
+    from common.ops.clients import add_parser as add_clients_parser
+
+    add_clients_parser(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "clients":
+        from common.ops.clients import run_clients
+
+        raise SystemExit(run_clients(_settings(), args))
     if args.command == "up":
         from common.ops.up import run_up
 

@@ -27,6 +27,7 @@ from common.ops.datafolder import (
     forget_urls,
     record_urls,
 )
+from common.ops.dev_keys import ensure_dev_keys
 from common.ops.watchdog import Watchdog
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -126,6 +127,8 @@ def _run(
     dotenv = PROJECT_ROOT / ".env"
     env = {**load_dotenv(dotenv), **os.environ}
     ensure_dev_secret(dotenv, env)
+    # An OpenID Connect provider out of the box: a key pair in the data folder.
+    ensure_dev_keys(data, env, port)
     watchdog.tell(data=str(data))
     embedded: list[str] = []
     with ExitStack() as servers:

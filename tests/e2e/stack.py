@@ -124,8 +124,12 @@ class Stack:
     def url(self) -> str:
         return self.gateway.url
 
-    def start(self, service: str, *, wait: bool = True, **env: str) -> Process:
-        port = free_port()
+    def start(
+        self, service: str, *, wait: bool = True, port: int | None = None, **env: str
+    ) -> Process:
+        """Start ``service`` on ``port`` (a free one by default: a test that must
+        know the gateway's URL before it starts, as an issuer, picks its own)."""
+        port = port or free_port()
         log = self.logs / f"{service}-{port}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(

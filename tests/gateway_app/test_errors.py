@@ -46,9 +46,12 @@ EXPECTED: dict[type[GatehouseError], tuple[int, bool]] = {
     errors.InvalidResetToken: (400, False),
     errors.InvalidEmailToken: (400, False),
     errors.InvalidPasskey: (400, False),
+    # Rendered in RFC 6749's shape by the /oauth routes; 400 when it reaches the table.
+    errors.OAuthError: (400, False),
 }
 
 EXPECTED_CODES = {
+    "oauth_error": 400,
     "validation_error": 400,
     "bad_request": 400,
     "unauthorized": 401,
