@@ -169,11 +169,20 @@ class SignIn:
     ) -> dict[str, Any]:
         ctx = self._ctx
         recorded = Recorded()
-        async with connection(ctx.pool) as conn, conn.transaction():
-            if within is not None:
-                await within(conn, recorded)
-            issued = await self._tokens.start(conn, request, user_row, amr=amr, into=recorded)
-            await ctx.queries.execute(conn, "record_last_login", user_id=user_row["id"])
+        try:
+            async with connection(ctx.pool) as conn, conn.transaction():
+                # Again, in the transaction that makes the session and with the
+                # row locked: a disable committing meanwhile either comes first
+                # (refused here) or waits for this session and then ends it.
+                await self._account_check(ctx, conn, user_row)
+                if within is not None:
+                    await within(conn, recorded)
+                issued = await self._tokens.start(conn, request, user_row, amr=amr, into=recorded)
+                await ctx.queries.execute(conn, "record_last_login", user_id=user_row["id"])
+        except Forbidden as refused:
+            async with connection(ctx.pool) as conn:
+                await self._refused(conn, request, user_row["id"], amr, refused.code)
+            raise
         await self._tokens.mirror_live(issued.session_id, user_row["id"], issued.session_expires)
         await self._audit.publish(recorded)
         logger.info(

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     new_account,
     profile,
 )
+from tests.e2e.mfa_helpers import enrolled_account, verify
 from tests.e2e.stack import Stack, full_stack
 
 NEW_PASSWORD = "brandnew456"
@@ -196,3 +197,24 @@ async def test_without_smtp_development_logs_the_token(
     auth = next(p for p in stack.processes if p.service == "auth")
     token = await dev_log_reset_token(client, auth.log, email_for(name))
     assert (await reset(client, token)).status_code == 200
+
+
+async def test_a_reset_does_not_bypass_the_second_factor(
+    http: httpx.AsyncClient, smtp_sink: SmtpSink, unique: Callable[[str], str]
+):
+    """Recovery of the password is not recovery of the account: with TOTP on, the
+    new password alone answers the second-factor challenge, never a token."""
+    name, _, enrolled = await enrolled_account(http, unique, "reset_mfa")
+    token = await mailed_token(http, smtp_sink, name)
+
+    answer = await reset(http, token)
+
+    assert answer.status_code == 200, answer.text
+    assert "token" not in answer.json()
+    challenge = (await login(http, name, NEW_PASSWORD)).json()
+    assert challenge["mfa_required"] is True
+    assert "token" not in challenge
+    assert "refresh_token" not in challenge
+    finished = await verify(http, challenge["mfa_token"], code=enrolled.app.next_code())
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["token"]
