@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pyotp
 import pytest
 
-from tests.e2e.helpers import PASSWORD, claims_of, login
+from tests.conftest import Servers
+from tests.e2e.helpers import PASSWORD, claims_of, login, register
 from tests.e2e.mfa_helpers import STEP, Enrolled, enrol, execute, verify
 from tests.e2e.oidc.conftest import (
+    REDIRECT,
     Client,
     Person,
     Provider,
@@ -22,6 +25,7 @@ from tests.e2e.oidc.conftest import (
     exchange,
     pkce_pair,
     request_id,
+    running_provider,
 )
 from tests.e2e.passkeys import register_passkey
 from tests.e2e.soft_authenticator import SoftAuthenticator
@@ -210,3 +214,43 @@ async def test_an_account_that_must_enrol_is_sent_to_the_account_page(
     # The password alone still proves nothing more than at the API.
     api = await login(person.http, person.username, PASSWORD)
     assert api.json().get("mfa_enrolment_required") is True, api.text
+
+
+@pytest.fixture(scope="module")
+def strict_provider(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Provider]:
+    """A provider whose code checks refuse (429) after two wrong codes."""
+    with running_provider(
+        servers,
+        tmp_path_factory,
+        "oidc-strict",
+        LOGIN_PAIR_MAX_FAILURES="2",
+        LOGIN_FIRST_DELAY="20s",
+        LOGIN_PAIR_MAX_DELAY="1m",
+    ) as running:
+        yield running
+
+
+async def test_wrong_codes_are_throttled_on_the_page(
+    strict_provider: Provider, unique: Callable[[str], str]
+) -> None:
+    app = strict_provider.add_client(
+        "Strict wiki", "--redirect-uri", REDIRECT, "--scope", "openid profile email offline_access"
+    )
+    async with httpx.AsyncClient(base_url=strict_provider.issuer, timeout=15) as http:
+        name = unique("opthrottle")
+        created = await register(http, name)
+        assert created.status_code == 201, created.text
+        person = Person(http, name, created.json()["user"]["id"])
+        enrolled = await enrol(http, await token_of(person))
+        page, _ = await second_page(strict_provider, app, person)
+        for _ in range(2):
+            wrong = await send(person, page, code=wrong_code(enrolled))
+            assert wrong.status_code == 401, wrong.text
+        # Past the limit even the right code waits: the page says so, and nothing passes.
+        throttled = await send(person, page, code=enrolled.app.next_code())
+    assert throttled.status_code == 429, throttled.text
+    assert "location" not in throttled.headers
+    assert 'action="/oauth/login/mfa"' in throttled.text
+    assert "Too many wrong codes" in throttled.text
