@@ -25,6 +25,7 @@ FORM_PATHS = frozenset(
         "/oauth/revoke",
         "/oauth/introspect",
         "/oauth/login",
+        "/oauth/login/mfa",
         "/oauth/consent",
         "/oauth/logout",
         "/oauth/userinfo",

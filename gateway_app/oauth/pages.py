@@ -1,4 +1,4 @@
-"""The provider's pages: log in, consent, errors, logged out.
+"""The provider's pages: log in, second factor, consent, errors, logged out.
 
 Plain HTML built here with every value escaped, styled by the account page's
 stylesheet, under the account page's Content-Security-Policy (no script at
@@ -96,6 +96,40 @@ def login_page(
         <button type="submit" id="login-submit">Log in</button>
       </form>"""
     return _page("Log in", body, status=status, sends_to=sends_to)
+
+
+def second_factor_page(
+    request_id: str,
+    mfa_token: str,
+    client_name: str,
+    sends_to: str,
+    *,
+    message: str | None = None,
+    status: int = 200,
+) -> HTTPResponse:
+    """The login's second step: a code from the authenticator app, or a recovery code.
+
+    The ``mfa_token`` rides in the form (the page is no-store), so a wrong
+    code can be followed by the right one without the password again."""
+    name = f'<strong id="client-name">{escape(client_name)}</strong>'
+    body = f"""{_message(message)}      <p class="hint">Enter a code from your authenticator app
+        to continue to {name}, or one of your recovery codes.</p>
+      <form id="oauth-mfa" method="post" action="/oauth/login/mfa">
+        <input type="hidden" name="request_id" value="{escape(request_id)}">
+        <input type="hidden" name="mfa_token" value="{escape(mfa_token)}">
+        <div class="field">
+          <label for="mfa-code">6-digit code</label>
+          <input id="mfa-code" name="code" inputmode="numeric" pattern="[0-9]{{6}}"
+                 maxlength="6" autocomplete="one-time-code">
+        </div>
+        <div class="field">
+          <label for="mfa-recovery-code">Or a recovery code</label>
+          <input id="mfa-recovery-code" name="recovery_code" autocomplete="off"
+                 maxlength="64">
+        </div>
+        <button type="submit" id="mfa-submit">Continue</button>
+      </form>"""
+    return _page("Second factor", body, status=status, sends_to=sends_to)
 
 
 def consent_page(

@@ -4,13 +4,11 @@ pages), token, UserInfo, revocation, introspection and RP-initiated logout."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from common.accounts.oidc_clients import USER_SCOPES
-from common.config import Settings
 from common.errors import (
     GatehouseError,
     InvalidCredentials,
@@ -19,12 +17,11 @@ from common.errors import (
     ValidationFailed,
 )
 from gateway_app.api_doc import Content, documented
-from gateway_app.oauth import pages, replies
+from gateway_app.oauth import pages, replies, second_factor, web
 from gateway_app.oauth.answers import oauth_error, oauth_json, rfc_errors
 from gateway_app.oauth.forms import client_auth, form_fields, query_fields
 from gateway_app.responses import json_response
 
-COOKIE = "gatehouse_op"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 HTML_PAGE = Content(("text/html",))
 REDIRECT = Content((), "Redirect (to the app, or back to this page)")
@@ -48,6 +45,12 @@ def register_oauth_routes(app: Sanic[Any, Any]) -> None:
     app.add_route(discovery, DISCOVERY_PATH, methods=["GET"])
     app.add_route(authorize, "/oauth/authorize", methods=["GET"], name="oauth_authorize")
     app.add_route(login_form, "/oauth/login", methods=["POST"], name="oauth_login_form")
+    app.add_route(
+        second_factor.login_mfa_form,
+        "/oauth/login/mfa",
+        methods=["POST"],
+        name="oauth_login_mfa_form",
+    )
     app.add_route(consent_form, "/oauth/consent", methods=["POST"], name="oauth_consent_form")
     app.add_route(token, "/oauth/token", methods=["POST"], name="oauth_token")
     app.add_route(userinfo, "/oauth/userinfo", methods=["GET", "POST"], name="oauth_userinfo")
@@ -56,14 +59,9 @@ def register_oauth_routes(app: Sanic[Any, Any]) -> None:
     app.add_route(logout, "/oauth/logout", methods=["GET", "POST"], name="oauth_logout")
 
 
-def _issuer(request: Request) -> str:
-    settings: Settings = request.app.ctx.settings
-    return settings.oidc.issuer
-
-
 @documented("OpenID Connect discovery document", responses={200: replies.DiscoveryReply})
 async def discovery(request: Request) -> HTTPResponse:
-    issuer = _issuer(request)
+    issuer = web.issuer(request)
     algorithm = request.app.ctx.settings.auth.jwt_algorithm
     return json_response(
         {
@@ -121,50 +119,6 @@ async def discovery(request: Request) -> HTTPResponse:
     )
 
 
-def _browser(request: Request) -> str | None:
-    value = request.cookies.get(COOKIE)
-    return value if value and len(value) <= 512 else None
-
-
-def _same_origin(request: Request) -> bool:
-    """A form post from our own pages (login CSRF defence): Origin, when sent, is ours."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    issuer = urlsplit(_issuer(request))
-    return bool(origin == f"{issuer.scheme}://{issuer.netloc}")
-
-
-def _redirect(location: str, status: int = 302) -> HTTPResponse:
-    return HTTPResponse(status=status, headers={"Location": location, "Cache-Control": "no-store"})
-
-
-def _with_cookie(response: HTTPResponse, request: Request, value: str | None) -> HTTPResponse:
-    secure = request.app.ctx.settings.oidc.secure_cookies
-    if value is None:
-        response.add_cookie(
-            COOKIE, "", path="/oauth", max_age=0, httponly=True, secure=secure, samesite="Lax"
-        )
-    else:
-        response.add_cookie(
-            COOKIE, value, path="/oauth", httponly=True, secure=secure, samesite="Lax"
-        )
-    return response
-
-
-def _answer(result: dict[str, Any], *, see_other: bool = False) -> HTTPResponse:
-    """Render the worker's next step: an error page, a redirect, or a page."""
-    if "show_error" in result:
-        return pages.error_page(result["show_error"])
-    if "redirect" in result:
-        return _redirect(result["redirect"], 303 if see_other else 302)
-    if result.get("page") == "consent":
-        return pages.consent_page(
-            result["request_id"], result["client_name"], result["scopes"], result["redirect_uri"]
-        )
-    return pages.login_page(result["request_id"], result["client_name"], result["redirect_uri"])
-
-
 @documented(
     "OAuth 2.0 authorization endpoint (code flow with PKCE S256)",
     description="Shows the login or consent page, or redirects to the app with a code or an error.",
@@ -177,24 +131,12 @@ async def authorize(request: Request) -> HTTPResponse:
     except OAuthError as error:
         return pages.error_page(error.message)
     params: dict[str, Any] = {name: values.get(name) for name in AUTHORIZE_PARAMS}
-    params |= {"duplicates": duplicates, "browser": _browser(request)}
+    params |= {"duplicates": duplicates, "browser": web.browser(request)}
     try:
         result = await request.app.ctx.rpc.call("auth.oidc_authorize", params)
     except ValidationFailed:
         return pages.error_page("The request's parameters are malformed")
-    return _answer(result)
-
-
-async def _form_or_page(request: Request) -> dict[str, str] | HTTPResponse:
-    if not _same_origin(request):
-        return pages.error_page("This form was sent from another site", status=403)
-    try:
-        values, _ = form_fields(request)
-    except OAuthError as error:
-        return pages.error_page(error.message)
-    if not values.get("request_id"):
-        return pages.error_page("The form names no sign-in request")
-    return values
+    return web.answer(result)
 
 
 @documented(
@@ -210,7 +152,7 @@ async def _form_or_page(request: Request) -> dict[str, str] | HTTPResponse:
     rpc=True,
 )
 async def login_form(request: Request) -> HTTPResponse:
-    values = await _form_or_page(request)
+    values = await web.form_or_page(request)
     if isinstance(values, HTTPResponse):
         return values
     rpc = request.app.ctx.rpc
@@ -244,20 +186,10 @@ async def login_form(request: Request) -> HTTPResponse:
             return pages.login_page(request_id, name, target, message=exc.message, status=403)
         raise
     if "token" not in result:
-        # A second factor is due (the mfa_required answer): this page does not
-        # take one yet, and nothing here lets the login through without it.
-        return pages.login_page(
-            request_id,
-            name,
-            target,
-            status=401,
-            message="This account needs a second factor, which this sign-in page cannot take yet",
-        )
-    attached = await rpc.call(
-        "auth.oidc_attach", {"request_id": request_id, "access_token": result["token"]}
-    )
-    response = _answer(attached, see_other=True)
-    return _with_cookie(response, request, attached.get("browser"))
+        # A second factor is due (the mfa_required answer): its page, or a
+        # refusal when this page cannot take the account's factor.
+        return second_factor.challenge_page(request_id, name, target, result)
+    return await second_factor.finish(request, request_id, result["token"])
 
 
 @documented(
@@ -266,7 +198,7 @@ async def login_form(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def consent_form(request: Request) -> HTTPResponse:
-    values = await _form_or_page(request)
+    values = await web.form_or_page(request)
     if isinstance(values, HTTPResponse):
         return values
     decision = values.get("decision")
@@ -277,13 +209,13 @@ async def consent_form(request: Request) -> HTTPResponse:
             "auth.oidc_consent",
             {
                 "request_id": values["request_id"],
-                "browser": _browser(request),
+                "browser": web.browser(request),
                 "allow": decision == "allow",
             },
         )
     except ValidationFailed:
         return pages.error_page("The form is malformed")
-    return _answer(result, see_other=True)
+    return web.answer(result, see_other=True)
 
 
 def _mark_rpc(request: Request) -> None:
@@ -364,7 +296,7 @@ async def userinfo(request: Request) -> HTTPResponse:
 )
 async def logout(request: Request) -> HTTPResponse:
     if request.method == "POST":
-        if not _same_origin(request):
+        if not web.same_origin(request):
             return pages.error_page("This form was sent from another site", status=403)
         values: dict[str, str] = {}
         if request.body:
@@ -382,7 +314,7 @@ async def logout(request: Request) -> HTTPResponse:
             return pages.logout_confirm_page()
     names = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
     params: dict[str, Any] = {name: values.get(name) for name in names}
-    params["browser"] = _browser(request)
+    params["browser"] = web.browser(request)
     try:
         result = await request.app.ctx.rpc.call("auth.oidc_end_session", params)
     except ValidationFailed:
@@ -390,9 +322,9 @@ async def logout(request: Request) -> HTTPResponse:
     if "show_error" in result:
         return pages.error_page(result["show_error"])
     response = (
-        _redirect(result["redirect"], 303) if "redirect" in result else pages.logged_out_page()
+        web.redirect(result["redirect"], 303) if "redirect" in result else pages.logged_out_page()
     )
-    return _with_cookie(response, request, None)
+    return web.with_cookie(response, request, None)
 
 
 __all__ = ["oauth_error", "register_oauth_routes"]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,13 @@ def provider_env(servers: Servers, folder: Path, name: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def provider(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    folder = tmp_path_factory.mktemp("oidc")
-    env = provider_env(servers, folder, "oidc")
-    stack = Stack(env, tmp_path_factory.mktemp("oidc-logs"))
+@contextmanager
+def running_provider(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory, name: str, **extra: str
+) -> Iterator[Provider]:
+    """A stack with the provider on (``extra`` added to its environment), stopped after."""
+    env = provider_env(servers, tmp_path_factory.mktemp(name), name) | extra
+    stack = Stack(env, tmp_path_factory.mktemp(f"{name}-logs"))
     try:
         stack.start("user")
         stack.start("auth")
@@ -102,6 +105,12 @@ def provider(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield Provider(stack)
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def provider(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    with running_provider(servers, tmp_path_factory, "oidc") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
