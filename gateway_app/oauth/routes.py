@@ -152,18 +152,12 @@ async def authorize(request: Request) -> HTTPResponse:
     rpc=True,
 )
 async def login_form(request: Request) -> HTTPResponse:
-    values = await web.form_or_page(request)
-    if isinstance(values, HTTPResponse):
-        return values
+    form = await web.pending_form(request)
+    if isinstance(form, HTTPResponse):
+        return form
     rpc = request.app.ctx.rpc
-    request_id = values["request_id"]
-    try:
-        pending = await rpc.call("auth.oidc_pending", {"request_id": request_id})
-    except ValidationFailed:
-        return pages.error_page("The form is malformed")
-    if "show_error" in pending:
-        return pages.error_page(pending["show_error"])
-    name, target = pending["client_name"], pending["redirect_uri"]
+    values, request_id = form.values, form.request_id
+    name, target = form.client_name, form.redirect_uri
     try:
         result = await rpc.call(
             "auth.login",

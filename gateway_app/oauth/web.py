@@ -3,6 +3,7 @@ and rendering the worker's next step (an error page, a redirect, or a page)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from sanic import Request
 from sanic.response import HTTPResponse
 
 from common.config import Settings
-from common.errors import OAuthError
+from common.errors import OAuthError, ValidationFailed
 from gateway_app.oauth import pages
 from gateway_app.oauth.forms import form_fields
 
@@ -76,3 +77,29 @@ async def form_or_page(request: Request) -> dict[str, str] | HTTPResponse:
     if not values.get("request_id"):
         return pages.error_page("The form names no sign-in request")
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class PendingForm:
+    """A sign-in page's form post and the authorization request it continues."""
+
+    values: dict[str, str]
+    request_id: str
+    client_name: str
+    redirect_uri: str
+
+
+async def pending_form(request: Request) -> PendingForm | HTTPResponse:
+    """The login and second-factor posts' common start; a page when the form or
+    the authorization request it names is not right."""
+    values = await form_or_page(request)
+    if isinstance(values, HTTPResponse):
+        return values
+    request_id = values["request_id"]
+    try:
+        pending = await request.app.ctx.rpc.call("auth.oidc_pending", {"request_id": request_id})
+    except ValidationFailed:
+        return pages.error_page("The form is malformed")
+    if "show_error" in pending:
+        return pages.error_page(pending["show_error"])
+    return PendingForm(values, request_id, pending["client_name"], pending["redirect_uri"])
