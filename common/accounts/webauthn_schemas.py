@@ -36,6 +36,18 @@ def _base64url(max_length: int, *, required: bool = True, allow_none: bool = Fal
     )
 
 
+class WholeNumber(fields.Integer):
+    """An integer as JSON Schema counts one: ``-7`` or ``-7.0``, never ``"-7"``,
+    ``true`` or ``-7.5`` (a strict Integer refuses ``-7.0``, which the document allows)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -68,7 +80,7 @@ class AttestationResponse(_Strict):
     # What toJSON() adds, all inside attestationObject already.
     authenticatorData = _base64url(MAX_BINARY_TEXT, required=False)
     publicKey = _base64url(MAX_BINARY_TEXT, required=False)
-    publicKeyAlgorithm = fields.Integer(strict=True)
+    publicKeyAlgorithm = WholeNumber()
 
 
 class RegistrationCredential(_Credential):

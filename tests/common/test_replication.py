@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -67,6 +69,12 @@ async def test_a_stalled_replica_is_reported_not_hidden(
     popen = sentinel_topology.replica.popen
     assert popen is not None
     popen.send_signal(signal.SIGSTOP)
+    # The signal is delivered asynchronously: until the kernel shows the replica
+    # stopped, it may still acknowledge the write.
+    for _ in range(200):
+        if _process_state(popen.pid) == "T":
+            break
+        await asyncio.sleep(0.01)
     try:
         result, confirmed = await increment.run(["counter"], [1])
     finally:
@@ -103,3 +111,9 @@ async def test_switched_off_it_is_the_plain_script(redis: Redis, prefix: str) ->
     increment = confirm.script(redis.register_script(INCREMENT), what="test")
 
     assert await increment(keys=[f"{prefix}:counter"], args=[4]) == 4
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/<pid>/stat (R, S, T, ...)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0]
