@@ -157,11 +157,18 @@ class SentinelTopology:
         return node
 
     def _wait_replicating(self, replica: RedisNode) -> None:
+        """Until both ends agree: the replica's link is up, and the primary lists
+        it as online (what ROLE, and so WAIT, count). The replica says "up" once
+        it has loaded the data, the primary only after its first ACK after that."""
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             with replica.client() as client:
-                if client.info("replication").get("master_link_status") == "up":
-                    return
+                linked = client.info("replication").get("master_link_status") == "up"
+            with self.primary.client() as client:
+                info = client.info("replication")
+                listed = "online" in str(info.get("slave0", {}))
+            if linked and listed:
+                return
             time.sleep(0.05)
         raise RuntimeError("the replica never caught up with the primary")
 
